@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Set up (if needed), then run every test: each notebook under nbdev_test in quick mode (timed),
+# then the plain pytest tests (library edges, README and notebook/library sync).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || exit 1
+export MINIAI_MODE=quick
+passed=0; failed=0; failures=""
+total_start=$(date +%s)
+for nb in nbs/index.ipynb nbs/[0-9]*.ipynb; do
+  start=$(date +%s)
+  if .venv/bin/nbdev_test --path "$nb" --n_workers 0; then status=ok; passed=$((passed+1))
+  else status=FAILED; failed=$((failed+1)); failures="$failures $nb"; fi
+  printf '%-40s %-6s %4ds\n' "$nb" "$status" "$(( $(date +%s) - start ))"
+done
+echo "notebooks took $(( $(date +%s) - total_start ))s"
+[ -n "$failures" ] && echo "failed notebooks:$failures"
+echo "notebooks: $passed passed, $failed failed"
+.venv/bin/python -m pytest -q tests
+rc=$?
+[ $failed -eq 0 ] && [ $rc -eq 0 ]

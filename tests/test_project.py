@@ -1,0 +1,59 @@
+"Project-level checks that no notebook can make about itself: README, notebook/library sync, clean notebooks, declared requirements."
+import ast, configparser, json, shutil, subprocess, sys
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+def test_readme_matches_index():
+    sys.path.insert(0, str(ROOT/'tools'))
+    from readme import render
+    assert (ROOT/'README.md').read_text(encoding='utf-8') == render(), "README.md is out of date: run `python tools/readme.py`"
+
+def _copy_project(tmp):
+    for name in ('settings.ini', 'setup.py', 'nbs', 'miniai'):
+        src = ROOT/name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp/name)
+
+def _tree(folder):
+    return {p.relative_to(folder).as_posix(): p.read_text(encoding='utf-8') for p in sorted(folder.rglob('*'))
+            if p.is_file() and '__pycache__' not in p.parts and p.suffix in ('.py', '.ipynb')}
+
+def test_library_matches_notebooks(tmp_path):
+    "Exporting the notebooks again must reproduce miniai/ exactly: nobody edited the library by hand or forgot to export."
+    _copy_project(tmp_path)
+    subprocess.run([str(BIN/'nbdev_export')], cwd=tmp_path, check=True, capture_output=True)
+    assert _tree(tmp_path/'miniai') == _tree(ROOT/'miniai'), "miniai/ differs from what nbdev_export writes: run nbdev_export and commit"
+
+def test_notebooks_are_clean(tmp_path):
+    "nbdev_clean must change nothing: no outputs-in-progress, execution counts or stray metadata are committed."
+    _copy_project(tmp_path)
+    subprocess.run([str(BIN/'nbdev_clean')], cwd=tmp_path, check=True, capture_output=True)
+    assert _tree(tmp_path/'nbs') == _tree(ROOT/'nbs'), "some notebooks are not clean: run nbdev_clean and commit"
+
+# import name -> distribution name, where they differ
+DISTS = {'PIL': 'pillow', 'sklearn': 'scikit-learn', 'yaml': 'pyyaml'}
+
+def test_library_imports_are_declared():
+    "Every third-party module that miniai imports is a runtime requirement, so `pip install .` gives a working library."
+    cfg = configparser.ConfigParser(delimiters=['=']); cfg.read(ROOT/'settings.ini')
+    reqs = {r.split('>')[0].split('<')[0].split('=')[0].split('[')[0].lower() for r in cfg['DEFAULT']['requirements'].split()}
+    stdlib = set(sys.stdlib_module_names)
+    missing = {}
+    for py in (ROOT/'miniai').glob('*.py'):
+        for node in ast.walk(ast.parse(py.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
+            for n in names:
+                top = n.split('.')[0]
+                if top in stdlib or top in ('miniai', '__future__'): continue
+                if DISTS.get(top, top).lower().replace('_', '-') not in {r.replace('_', '-') for r in reqs}:
+                    missing.setdefault(top, []).append(py.name)
+    assert not missing, f"modules imported by miniai but not in settings.ini requirements: {missing}"
+
+def test_every_lesson_can_install_itself_in_colab():
+    "Each lesson's first cell installs miniai when it runs in Colab."
+    for nb in sorted((ROOT/'nbs').glob('[0-9]*.ipynb')):
+        first = ''.join(json.loads(nb.read_text())['cells'][0]['source'])
+        assert 'google.colab' in first and 'pip' in first, f"{nb.name}: the first cell must install miniai in Colab"
