@@ -5,6 +5,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 export MINIAI_MODE=quick
+# PyTorch's OpenMP threads spin while they wait; on a machine shared with other work that makes small models
+# several times slower (lesson 06 measured 186 s against 29 s). Passive waiting avoids that. Set it yourself to override.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 passed=0; failed=0; failures=""
 total_start=$(date +%s)
 for nb in nbs/index.ipynb nbs/[0-9]*.ipynb; do
