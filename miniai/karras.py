@@ -10,7 +10,7 @@ from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import *
 from .learner import *
-from .accel import BatchSchedCB, MixedPrecisionCB, fast_opt, model_spec, build_model, _check_plain
+from .accel import BatchSchedCB, MixedPrecisionCB, fast_opt, model_spec, build_model, _check_plain, _atomic_save
 from .samplers import sample_heun, sigmas_karras
 
 # %% auto #0
@@ -116,9 +116,8 @@ def save_karras(denoiser:KarrasDenoiser, path, **info) -> Path:
     _check_plain(info, 'info')    # numbers, strings, lists and dicts only: what weights_only=True can load
     ckpt = {'spec': spec, 'model': {k: v.detach().cpu() for k, v in net.state_dict().items()},
             'sigma_data': float(denoiser.sigma_data), 'info': dict(info)}
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp')
-    torch.save(ckpt, tmp); tmp.replace(path)      # never leave half a file at `path`
+    path = Path(path)
+    _atomic_save(ckpt, path)      # lesson 04's saver: never leaves half a file at `path`
     return path
 
 def load_karras(path, device=None) -> KarrasDenoiser:
