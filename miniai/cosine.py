@@ -80,7 +80,12 @@ def cosine_timesteps(n_steps:int, t_max:float=0.999) -> list[float]:
     if n_steps < 1: raise ValueError(f"n_steps must be at least 1, got {n_steps}")
     return [t_max * (n_steps - i) / n_steps for i in range(n_steps)]
 
-def _bcast(v, x): return v.reshape(-1, *[1] * (x.ndim - 1)) if isinstance(v, torch.Tensor) and v.ndim else v
+def _checked_estimate(a, x:torch.Tensor) -> torch.Tensor:
+    "A per-image abar estimate as a tensor broadcastable to `x`, after checking that it has one value per image in (0, 1)."
+    a = torch.as_tensor(a, device=x.device, dtype=x.dtype)
+    if a.shape != (len(x),): raise ValueError(f"abar_estimate must return one value per image, shape ({len(x)},), got {tuple(a.shape)}")
+    if not ((a > 0) & (a < 1)).all(): raise ValueError("abar_estimate must return values strictly between 0 and 1")
+    return a.reshape(-1, *[1] * (x.ndim - 1))
 
 @torch.no_grad()
 def ddim_cosine(model, x:torch.Tensor, n_steps:int=50, eta:float=0., clip:bool=True, t_max:float=0.999, time_input=unet_time,
@@ -93,10 +98,11 @@ def ddim_cosine(model, x:torch.Tensor, n_steps:int=50, eta:float=0., clip:bool=T
         s = ts[i + 1] if i + 1 < len(ts) else 0.
         a, a_prev = abar(t), abar(s)
         eps = model(x, time_input(torch.full((len(x),), t, device=x.device)), **model_kwargs).float()
-        a_x0 = a if abar_estimate is None else _bcast(torch.as_tensor(abar_estimate(x, t), device=x.device, dtype=x.dtype), x)
+        a_x0 = a if abar_estimate is None else _checked_estimate(abar_estimate(x, t), x)
         x0 = (x - (1 - a_x0)**0.5 * eps) / a_x0**0.5
-        if clip: x0 = x0.clamp(-1, 1)
-        eps = (x - a**0.5 * x0) / (1 - a)**0.5   # the noise consistent with x0 (clipped, or estimated with another abar)
+        if clip:
+            x0 = x0.clamp(-1, 1)
+            eps = (x - a_x0**0.5 * x0) / (1 - a_x0)**0.5   # the noise consistent with the clipped x0
         sigma = eta * math.sqrt((1 - a_prev) / (1 - a) * (1 - a / a_prev))
         x = a_prev**0.5 * x0 + max(1 - a_prev - sigma**2, 0.)**0.5 * eps
         if sigma > 0: x = x + sigma * _rand(x.shape, generator, x.device, torch.randn)
