@@ -12,7 +12,8 @@ from .learner import *
 from .accel import BatchSchedCB, MixedPrecisionCB, CompileCB, fast_opt
 
 # %% auto #0
-__all__ = ['abar', 'inv_abar', 'unet_time', 'noisify_cosine', 'CosineCB', 'diffusion_learner', 'cosine_timesteps', 'ddim_cosine']
+__all__ = ['abar', 'inv_abar', 'unet_time', 'noisify_cosine', 'NoisingCB', 'CosineCB', 'diffusion_learner', 'cosine_timesteps',
+           'ddim_cosine']
 
 # %% ../nbs/08_cosine.ipynb #e95c13ed
 def abar(t):
@@ -48,19 +49,25 @@ def noisify_cosine(x0:torch.Tensor, t:torch.Tensor|None=None, t_max:float=0.999,
     return (a.sqrt() * x0 + (1 - a).sqrt() * eps, t), eps
 
 # %% ../nbs/08_cosine.ipynb #9cdfef09
-class CosineCB(Callback):
-    "Turn each batch (x0, ...) into (x_t, unet_time(t), eps) with `noisify_cosine`; validation noise is the same every epoch. Runs after `DeviceCB`."
-    order = DeviceCB.order + 1
-    def __init__(self, t_max:float=0.999, time_input=unet_time, generator:torch.Generator|None=None, valid_seed:int=0):
-        self.t_max, self.time_input, self.generator, self.valid_seed = t_max, time_input, generator, valid_seed
+class NoisingCB(Callback):
+    "Base of the callbacks that noise each batch: training draws from `generator`, validation from a generator reseeded with `valid_seed` every epoch."
+    order = DeviceCB.order + 1   # after the batch is on the device
+    def __init__(self, generator:torch.Generator|None=None, valid_seed:int=0): self.generator, self.valid_seed = generator, valid_seed
     def before_epoch(self, learn): self.valid_gen = None
+    def batch_generator(self, learn, x0:torch.Tensor) -> torch.Generator|None:
+        "The generator for this batch: the same noise for the validation set at every epoch, so that validation losses compare."
+        if learn.training: return self.generator
+        if self.valid_gen is None: self.valid_gen = torch.Generator(x0.device).manual_seed(self.valid_seed)
+        return self.valid_gen
+
+class CosineCB(NoisingCB):
+    "Turn each batch (x0, ...) into (x_t, time_input(t), eps) with `noisify_cosine`; validation noise is the same every epoch. Runs after `DeviceCB`."
+    def __init__(self, t_max:float=0.999, time_input=unet_time, generator:torch.Generator|None=None, valid_seed:int=0):
+        super().__init__(generator, valid_seed)
+        self.t_max, self.time_input = t_max, time_input
     def before_batch(self, learn):
         x0 = learn.batch[0]
-        gen = self.generator
-        if not learn.training:
-            if self.valid_gen is None: self.valid_gen = torch.Generator(x0.device).manual_seed(self.valid_seed)
-            gen = self.valid_gen
-        (xt, t), eps = noisify_cosine(x0, t_max=self.t_max, generator=gen)
+        (xt, t), eps = noisify_cosine(x0, t_max=self.t_max, generator=self.batch_generator(learn, x0))
         learn.batch = (xt, self.time_input(t), eps)
 
 def diffusion_learner(model:nn.Module, dls, noise_cb:Callback, epochs:int, lr:float=3e-3, weight_decay:float=0.01,

@@ -8,34 +8,34 @@ import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import *
 from .learner import *
-from .cosine import abar, inv_abar
+from .cosine import abar, inv_abar, NoisingCB
 
 # %% auto #0
-__all__ = ['logit', 'NoiseLevelCB', 'no_time', 'clamped_abar_estimate']
+__all__ = ['logit', 'noise_levels_batch', 'NoiseLevelCB', 'no_time', 'clamped_abar_estimate']
 
 # %% ../nbs/09_no_t.ipynb #f74a079c
 def logit(p:torch.Tensor) -> torch.Tensor:
     "log(p / (1 - p)): the log signal-to-noise ratio when p is abar."
     return p.log() - (-p).log1p()
 
-class NoiseLevelCB(Callback):
-    "Turn each batch (x0, ...) into (x, target): x = sqrt(abar) x0 + sqrt(1 - abar) eps with abar ~ U(a_min, 1 - a_min) per image; target logit(abar) or abar, shape (N, 1)."
-    order = DeviceCB.order + 1
+def noise_levels_batch(x0:torch.Tensor, a_min:float=1e-4, generator:torch.Generator|None=None):
+    "(x, abar): each image of `x0` noised as sqrt(abar) x0 + sqrt(1 - abar) eps with its own abar ~ U(a_min, 1 - a_min), shape (N,)."
+    gen_dev = generator.device if generator is not None else x0.device
+    a = (a_min + (1 - 2 * a_min) * torch.rand(len(x0), generator=generator, device=gen_dev)).to(x0)
+    eps = torch.randn(x0.shape, generator=generator, device=gen_dev).to(x0)
+    ab = a.reshape(-1, *[1] * (x0.ndim - 1))
+    return ab.sqrt() * x0 + (1 - ab).sqrt() * eps, a
+
+class NoiseLevelCB(NoisingCB):
+    "Turn each batch (x0, ...) into (x, target) by `noise_levels_batch`: the target logit(abar) or abar, shape (N, 1)."
     def __init__(self, target:str='logit', a_min:float=1e-4, generator:torch.Generator|None=None, valid_seed:int=0):
         if target not in ('logit', 'abar'): raise ValueError(f"target must be 'logit' or 'abar', got {target!r}")
-        self.target, self.a_min, self.generator, self.valid_seed = target, a_min, generator, valid_seed
-    def before_epoch(self, learn): self.valid_gen = None
+        super().__init__(generator, valid_seed)
+        self.target, self.a_min = target, a_min
     def before_batch(self, learn):
         x0 = learn.batch[0]
-        gen = self.generator
-        if not learn.training:
-            if self.valid_gen is None: self.valid_gen = torch.Generator(x0.device).manual_seed(self.valid_seed)
-            gen = self.valid_gen
-        gen_dev = gen.device if gen is not None else x0.device
-        a = (self.a_min + (1 - 2 * self.a_min) * torch.rand(len(x0), generator=gen, device=gen_dev)).to(x0)
-        eps = torch.randn(x0.shape, generator=gen, device=gen_dev).to(x0)
-        ab = a.reshape(-1, *[1] * (x0.ndim - 1))
-        learn.batch = (ab.sqrt() * x0 + (1 - ab).sqrt() * eps, (logit(a) if self.target == 'logit' else a)[:, None])
+        x, a = noise_levels_batch(x0, self.a_min, self.batch_generator(learn, x0))
+        learn.batch = (x, (logit(a) if self.target == 'logit' else a)[:, None])
 
 # %% ../nbs/09_no_t.ipynb #9a88e46a
 def no_time(t:torch.Tensor) -> torch.Tensor:
