@@ -306,6 +306,7 @@ def _atomic_save(obj, path:Path):
         with os.fdopen(fd, 'wb') as f:
             torch.save(obj, f)
             f.flush(); os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)   # mkstemp makes the file private; checkpoints are for everyone to read
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp): os.remove(tmp)

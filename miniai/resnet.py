@@ -4,12 +4,13 @@
 
 # %% ../nbs/05_resnet.ipynb #5c691c0b
 from __future__ import annotations
-import os, math, tempfile
+import math
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 import miniai
 from .core import *
 from .learner import Callback, DeviceCB
+from .accel import _atomic_save
 
 # %% auto #0
 __all__ = ['FMNIST_RESNET_KWARGS', 'FMNIST_WEIGHTS', 'conv_bn', 'ResBlock', 'ResNet', 'random_crop', 'random_flip',
@@ -169,15 +170,7 @@ def save_resnet(model:ResNet, path, **meta) -> Path:
     if not all(torch.isfinite(v).all() for v in sd.values() if v.is_floating_point()):
         raise FloatingPointError(f"refusing to save to {path}: the model has NaN or infinite weights (the file there, if any, is kept)")
     if not _plain(meta): raise TypeError(f"meta must hold only numbers, strings, None and lists/dicts of them, got {meta}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + '.', suffix='.tmp', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'wb') as f: torch.save({'kwargs': model.kwargs, 'state_dict': sd, 'meta': meta}, f)
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private; weights are for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.remove(tmp)
-        raise
+    _atomic_save({'kwargs': model.kwargs, 'state_dict': sd, 'meta': meta}, path)   # lesson 04's: a crash never leaves half a file
     return path
 
 def load_resnet(path, device=None) -> ResNet:

@@ -4,9 +4,10 @@
 
 # %% ../nbs/07a_unet.ipynb #cc294aab
 from __future__ import annotations
-import math, os, tempfile
+import math
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
+from .accel import _atomic_save
 
 # %% auto #0
 __all__ = ['timestep_embedding', 'zero_init', 'EmbResBlock', 'SelfAttention', 'EmbSequential', 'Downsample', 'Upsample', 'UNet',
@@ -190,15 +191,7 @@ def save_unet(model:UNet, path, **meta) -> Path:
     if not all(torch.isfinite(v).all() for v in sd.values() if v.is_floating_point()):
         raise FloatingPointError(f"refusing to save to {path}: the model has NaN or infinite weights")
     if not _plain(meta): raise TypeError(f"meta must hold only numbers, strings, None and lists/dicts of them, got {meta}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + '.', suffix='.tmp', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'wb') as f: torch.save({'kwargs': model.kwargs, 'state_dict': sd, 'meta': meta}, f)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.remove(tmp)
-        raise
+    _atomic_save({'kwargs': model.kwargs, 'state_dict': sd, 'meta': meta}, path)   # lesson 04's: a crash never leaves half a file
     return path
 
 def load_unet(path, device=None) -> UNet:
