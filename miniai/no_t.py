@@ -4,11 +4,10 @@
 
 # %% ../nbs/09_no_t.ipynb #75f61a28
 from __future__ import annotations
-import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import *
 from .learner import *
-from .cosine import abar, inv_abar, NoisingCB
+from .cosine import NoisingCB, _rand
 
 # %% auto #0
 __all__ = ['logit', 'noise_levels_batch', 'NoiseLevelCB', 'no_time', 'clamped_abar_estimate']
@@ -20,9 +19,8 @@ def logit(p:torch.Tensor) -> torch.Tensor:
 
 def noise_levels_batch(x0:torch.Tensor, a_min:float=1e-4, generator:torch.Generator|None=None):
     "(x, abar): each image of `x0` noised as sqrt(abar) x0 + sqrt(1 - abar) eps with its own abar ~ U(a_min, 1 - a_min), shape (N,)."
-    gen_dev = generator.device if generator is not None else x0.device
-    a = (a_min + (1 - 2 * a_min) * torch.rand(len(x0), generator=generator, device=gen_dev)).to(x0)
-    eps = torch.randn(x0.shape, generator=generator, device=gen_dev).to(x0)
+    a = a_min + (1 - 2 * a_min) * _rand((len(x0),), generator, x0.device, dtype=x0.dtype)
+    eps = _rand(x0.shape, generator, x0.device, torch.randn, x0.dtype)
     ab = a.reshape(-1, *[1] * (x0.ndim - 1))
     return ab.sqrt() * x0 + (1 - ab).sqrt() * eps, a
 
