@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_datasets.ipynb #e9d717e1
 from __future__ import annotations
-import gzip, os, socket, struct, io
+import gzip, os, socket, struct, io, warnings
 from functools import lru_cache
 from pathlib import Path
 import numpy as np, torch
@@ -14,9 +14,10 @@ from .core import *
 
 # %% auto #0
 __all__ = ['FASHION_MNIST_HUB', 'FASHION_MNIST_CLASSES', 'TINY_IMAGENET_HUB', 'DataNotFoundError', 'CorruptDataError',
-           'hub_reachable', 'read_idx', 'fashion_mnist_folders', 'fashion_mnist_from_idx', 'load_fashion_mnist',
-           'tiny_imagenet_folders', 'tiny_imagenet_words', 'load_tiny_imagenet', 'class_names', 'image_to_tensor',
-           'collate_xy', 'DataLoaders', 'dataset_to_tensors', 'TensorLoader', 'uint8_to_float']
+           'hub_forced_offline', 'hub_reachable', 'read_idx', 'fashion_mnist_folders', 'fashion_mnist_from_idx',
+           'load_fashion_mnist', 'tiny_imagenet_folders', 'tiny_imagenet_words', 'tiny_imagenet_from_parquet',
+           'load_tiny_imagenet', 'class_names', 'image_to_tensor', 'collate_xy', 'DataLoaders', 'dataset_to_tensors',
+           'TensorLoader', 'uint8_to_float']
 
 # %% ../nbs/01_datasets.ipynb #9c1cb8b2
 class DataNotFoundError(FileNotFoundError):
@@ -25,14 +26,34 @@ class DataNotFoundError(FileNotFoundError):
 class CorruptDataError(ValueError):
     "A data file exists but cannot be read; the message names the file."
 
+def hub_forced_offline() -> bool:
+    "True if `HF_HUB_OFFLINE` or `HF_DATASETS_OFFLINE` is set: the user wants no downloads."
+    return any(os.environ.get(v, '').lower() in ('1', 'true', 'yes') for v in ('HF_HUB_OFFLINE', 'HF_DATASETS_OFFLINE'))
+
 @lru_cache(maxsize=None)
-def hub_reachable(host:str='huggingface.co', timeout:float=2.) -> bool:
-    "True if the Hugging Face hub may be used: not forced offline, and `host` answers within `timeout` seconds."
-    for var in ('HF_HUB_OFFLINE', 'HF_DATASETS_OFFLINE'):
-        if os.environ.get(var, '').lower() in ('1', 'true', 'yes'): return False
+def _host_answers(host:str, timeout:float) -> bool:
     try:
         with socket.create_connection((host, 443), timeout=timeout): return True
     except OSError: return False
+
+def hub_reachable(host:str='huggingface.co', timeout:float=2.) -> bool:
+    "True if the Hugging Face hub may be used: not forced offline (read on every call), and `host` answers within `timeout` seconds (asked once a session)."
+    return not hub_forced_offline() and _host_answers(host, timeout)
+
+def _load(hub_id:str, source:str, load_local):
+    "The hub's copy of `hub_id` when `source` is 'hub', or 'auto' and the hub is reachable; else `load_local()`. In 'auto', a failed download falls back to the local copy."
+    if source not in ('auto', 'hub', 'local'): raise ValueError(f"source must be 'auto', 'hub' or 'local', got {source!r}")
+    hub_error = None
+    if source == 'hub' or (source == 'auto' and hub_reachable()):
+        try: return load_dataset(hub_id)
+        except Exception as e:
+            if source == 'hub': raise
+            hub_error = e
+            warnings.warn(f"downloading '{hub_id}' from the hub failed ({type(e).__name__}: {e}); using a local copy instead")
+    try: return load_local()
+    except DataNotFoundError as e:
+        if hub_error is None: raise
+        raise DataNotFoundError(f"{e}\nThe hub answered, but downloading '{hub_id}' failed: {type(hub_error).__name__}: {hub_error}") from hub_error
 
 # %% ../nbs/01_datasets.ipynb #537df7fb
 FASHION_MNIST_HUB = 'zalando-datasets/fashion_mnist'
@@ -94,18 +115,18 @@ def fashion_mnist_from_idx(folder) -> DatasetDict:
         splits[split] = _images_dataset(x, y, FASHION_MNIST_CLASSES)
     return DatasetDict(splits)
 
-def load_fashion_mnist(source:str='auto') -> DatasetDict:
-    "Fashion-MNIST as a `DatasetDict` (train 60,000, test 10,000; `image` PIL, `label` ClassLabel): source 'auto', 'hub' or 'local'."
-    if source not in ('auto', 'hub', 'local'): raise ValueError(f"source must be 'auto', 'hub' or 'local', got {source!r}")
-    if source == 'hub' or (source == 'auto' and hub_reachable()):
-        return load_dataset(FASHION_MNIST_HUB)
+def _local_fashion_mnist() -> DatasetDict:
     folders = fashion_mnist_folders()
     for folder in folders:
         if folder.is_dir() and all(_find_idx(folder, s) for pair in _FMNIST_FILES.values() for s in pair):
             return fashion_mnist_from_idx(folder)
     raise DataNotFoundError(_fashion_mnist_help(folders))
 
-# %% ../nbs/01_datasets.ipynb #157b8c36
+def load_fashion_mnist(source:str='auto') -> DatasetDict:
+    "Fashion-MNIST as a `DatasetDict` (train 60,000, test 10,000; `image` PIL, `label` ClassLabel): source 'auto', 'hub' or 'local'."
+    return _load(FASHION_MNIST_HUB, source, _local_fashion_mnist)
+
+# %% ../nbs/01_datasets.ipynb #ade1ce78
 TINY_IMAGENET_HUB = 'zh-plus/tiny-imagenet'
 
 def tiny_imagenet_folders() -> list[Path]:
@@ -130,17 +151,25 @@ def tiny_imagenet_words(folder=None) -> dict[str, str]:
             return dict(line.split('\t', 1) for line in (f/'words.txt').read_text().strip().splitlines())
     return {}
 
-def load_tiny_imagenet(source:str='auto') -> DatasetDict:
-    "Tiny ImageNet as a `DatasetDict` (`train`, `valid`; `image` PIL 64x64, `label` ClassLabel of WordNet ids): source 'auto', 'hub' or 'local'."
-    if source not in ('auto', 'hub', 'local'): raise ValueError(f"source must be 'auto', 'hub' or 'local', got {source!r}")
-    if source == 'hub' or (source == 'auto' and hub_reachable()): return load_dataset(TINY_IMAGENET_HUB)
+def tiny_imagenet_from_parquet(folder) -> DatasetDict:
+    "Tiny ImageNet from the hub-layout parquet files in `folder`; a file that is not parquet raises `CorruptDataError` naming it."
+    import pyarrow.parquet as pq
+    files = {s: sorted(str(p) for p in Path(folder).glob(f'{s}-*.parquet')) for s in ('train', 'valid')}
+    if not all(files.values()): raise DataNotFoundError(_tiny_imagenet_help([Path(folder)]))
+    for f in files['train'] + files['valid']:
+        try: pq.read_metadata(f)
+        except Exception as e: raise CorruptDataError(f"{f} is not a readable parquet file ({type(e).__name__}: {e}). Delete it and fetch it again.") from e
+    return load_dataset('parquet', data_files=files)
+
+def _local_tiny_imagenet() -> DatasetDict:
     folders = tiny_imagenet_folders()
     for f in folders:
-        files = {s: sorted(str(p) for p in f.glob(f'{s}-*.parquet')) for s in ('train', 'valid')}
-        if all(files.values()):
-            try: return load_dataset('parquet', data_files=files)
-            except Exception as e: raise CorruptDataError(f"cannot read the parquet files in {f} ({type(e).__name__}: {e})") from e
+        if all(any(f.glob(f'{s}-*.parquet')) for s in ('train', 'valid')): return tiny_imagenet_from_parquet(f)
     raise DataNotFoundError(_tiny_imagenet_help(folders))
+
+def load_tiny_imagenet(source:str='auto') -> DatasetDict:
+    "Tiny ImageNet as a `DatasetDict` (`train`, `valid`; `image` PIL 64x64, `label` ClassLabel of WordNet ids): source 'auto', 'hub' or 'local'."
+    return _load(TINY_IMAGENET_HUB, source, _local_tiny_imagenet)
 
 def class_names(ds, readable:bool=True) -> list[str]:
     "The label names of `ds` (a Dataset or DatasetDict); WordNet ids become readable names where `words.txt` has them."
