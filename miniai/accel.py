@@ -19,7 +19,8 @@ from .learner import *
 __all__ = ['DEFAULT_FACTORY_PREFIXES', 'SGD', 'Adam', 'fast_opt_kwargs', 'fast_opt', 'BatchSchedCB', 'autocast_dtype',
            'MixedPrecisionCB', 'demo_data', 'demo_model', 'EMACB', 'GradClipCB', 'ChannelsLastCB', 'CompileCB',
            'model_spec', 'build_model', 'spec_model', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint',
-           'model_from_checkpoint', 'CheckpointCB', 'as_dataloader', 'AccelerateCB', 'accelerate_demo']
+           'model_from_checkpoint', 'CheckpointCB', 'save_weights', 'load_weights', 'as_dataloader', 'AccelerateCB',
+           'accelerate_demo']
 
 # %% ../nbs/04_accel.ipynb #07cdcd86
 class SGD(torch.optim.Optimizer):
@@ -242,8 +243,8 @@ def _check_plain(x, where:str):
             if not isinstance(k, str): raise TypeError(f"{where} has a key {k!r} that is not a string")
             _check_plain(v, f'{where}[{k!r}]')
         return
-    raise TypeError(f"{where} is a {type(x).__name__}; constructor arguments must be numbers, strings, None or lists/dicts of them "
-                    "(so that a checkpoint loads with weights_only=True)")
+    raise TypeError(f"{where} is a {type(x).__name__}: a checkpoint may hold only numbers, strings, None and lists/dicts of them "
+                    "(so that it loads with weights_only=True)")
 
 def model_spec(factory, **kwargs) -> dict:
     "How to build a model: the importable name of `factory` (a function or class) and its keyword arguments."
@@ -373,6 +374,38 @@ class CheckpointCB(Callback):
     def after_epoch(self, learn):
         done = learn.epoch + 1
         if learn.training and done % self.every == 0: save_checkpoint(learn, self.path, self.spec, epochs_done=done)
+
+# %% ../nbs/04_accel.ipynb #a8b2bc61
+def save_weights(model:nn.Module, path, **meta) -> Path:
+    "Save `model`'s weights, its constructor arguments (`model.kwargs`) and `meta` (plain values) to `path`, atomically; NaN or infinite weights are refused and the file there is kept."
+    path = Path(path)
+    model = _unwrap(model)
+    model = getattr(model, '_orig_mod', model)   # a torch.compile wrapper: save the model inside, so the keys do not depend on how it trained
+    kwargs = getattr(model, 'kwargs', None)
+    if not isinstance(kwargs, dict):
+        raise TypeError(f"{type(model).__name__} has no `kwargs` dict of its constructor arguments, so it could not be rebuilt: set model.kwargs in its __init__")
+    _check_plain(kwargs, 'model.kwargs'); _check_plain(meta, 'meta')
+    sd = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    if not all(torch.isfinite(v).all() for v in sd.values() if v.is_floating_point()):
+        raise FloatingPointError(f"refusing to save to {path}: the model has NaN or infinite weights (the file there, if any, is kept)")
+    _atomic_save({'kwargs': dict(kwargs), 'state_dict': sd, 'meta': meta}, path)
+    return path
+
+def load_weights(path, cls, device='cpu', hint:str='') -> nn.Module:
+    "`cls(**kwargs)` with the weights that `save_weights` wrote to `path`, in eval mode on `device`, with the saved `meta` as `model.meta`; `hint` says how to make a missing file."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"no {cls.__name__} weights at {path}" + (f": {hint}" if hint else ''))
+    try: ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:
+        raise ValueError(f"cannot read {cls.__name__} weights from {path} ({type(e).__name__}: {e}): delete the file and make it again") from e
+    if not isinstance(ckpt, dict) or not {'kwargs', 'state_dict', 'meta'} <= set(ckpt):
+        raise ValueError(f"{path} is not a file written by save_weights (expected the keys kwargs, state_dict, meta)")
+    model = cls(**ckpt['kwargs'])
+    try: model.load_state_dict(ckpt['state_dict'])
+    except RuntimeError as e:
+        raise RuntimeError(f"the weights at {path} do not fit {cls.__name__}(**{ckpt['kwargs']}): were they saved from another class? PyTorch says: {e}") from None
+    model.meta = ckpt['meta']
+    return model.to(device).eval()
 
 # %% ../nbs/04_accel.ipynb #eb8fe9d8
 def as_dataloader(dl) -> DataLoader:

@@ -10,7 +10,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 import miniai
 from .core import *
 from .learner import Callback, DeviceCB
-from .accel import _atomic_save
+from .accel import save_weights, load_weights
 
 # %% auto #0
 __all__ = ['FMNIST_RESNET_KWARGS', 'FMNIST_WEIGHTS', 'conv_bn', 'ResBlock', 'ResNet', 'random_crop', 'random_flip',
@@ -157,34 +157,14 @@ def package_weights_path(name:str=FMNIST_WEIGHTS) -> Path:
     "Where the package keeps shipped weights: `miniai/weights/name`."
     return Path(miniai.__file__).resolve().parent/'weights'/name
 
-def _plain(x) -> bool:
-    if isinstance(x, (type(None), bool, int, float, str)): return True
-    if isinstance(x, (list, tuple)): return all(_plain(o) for o in x)
-    if isinstance(x, dict): return all(isinstance(k, str) and _plain(v) for k, v in x.items())
-    return False
-
 def save_resnet(model:ResNet, path, **meta) -> Path:
-    "Save `model`'s state_dict, constructor arguments (`model.kwargs`) and `meta` (plain values) to `path`, atomically."
-    path = Path(path)
-    sd = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    if not all(torch.isfinite(v).all() for v in sd.values() if v.is_floating_point()):
-        raise FloatingPointError(f"refusing to save to {path}: the model has NaN or infinite weights (the file there, if any, is kept)")
-    if not _plain(meta): raise TypeError(f"meta must hold only numbers, strings, None and lists/dicts of them, got {meta}")
-    _atomic_save({'kwargs': model.kwargs, 'state_dict': sd, 'meta': meta}, path)   # lesson 04's: a crash never leaves half a file
-    return path
+    "Save a `ResNet`'s weights, constructor arguments and `meta` (plain values) to `path` with lesson 04's `save_weights`: atomically, NaN refused."
+    if not isinstance(getattr(model, '_orig_mod', model), ResNet): raise TypeError(f"save_resnet saves a ResNet, got {type(model).__name__}")
+    return save_weights(model, path, **meta)
 
 def load_resnet(path, device=None) -> ResNet:
     "The `ResNet` saved at `path` by `save_resnet`, on `device` (default: `def_device`), in eval mode, with `model.meta`."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"no ResNet weights at {path}")
-    try: ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise ValueError(f"cannot read ResNet weights from {path} ({type(e).__name__}: {e}): delete the file and make it again") from e
-    if not isinstance(ckpt, dict) or not {'kwargs', 'state_dict', 'meta'} <= set(ckpt):
-        raise ValueError(f"{path} is not a file written by save_resnet (expected the keys kwargs, state_dict, meta)")
-    model = ResNet(**ckpt['kwargs'])
-    model.load_state_dict(ckpt['state_dict'])
-    model.meta = ckpt['meta']
-    return model.to(def_device if device is None else device).eval()
+    return load_weights(path, ResNet, def_device if device is None else device)
 
 # %% ../nbs/05_resnet.ipynb #9014e93f
 def fmnist_classifier(pretrained:bool=True, device=None, path=None) -> ResNet:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
-from .accel import _atomic_save
+from .accel import save_weights, load_weights
 
 # %% auto #0
 __all__ = ['timestep_embedding', 'zero_init', 'EmbResBlock', 'SelfAttention', 'EmbSequential', 'Downsample', 'Upsample', 'UNet',
@@ -177,31 +177,11 @@ class UNet(nn.Module):
         return self.conv_out(F.silu(self.norm_out(h)))
 
 # %% ../nbs/07a_unet.ipynb #9953390a
-def _plain(x) -> bool:
-    if isinstance(x, (type(None), bool, int, float, str)): return True
-    if isinstance(x, (list, tuple)): return all(_plain(o) for o in x)
-    if isinstance(x, dict): return all(isinstance(k, str) and _plain(v) for k, v in x.items())
-    return False
-
 def save_unet(model:UNet, path, **meta) -> Path:
-    "Save `model`'s state_dict, constructor arguments (`model.kwargs`) and `meta` (plain values) to `path`, atomically."
-    path, model = Path(path), getattr(model, '_orig_mod', model)   # unwrap torch.compile(model)
-    if not isinstance(model, UNet): raise TypeError(f"save_unet saves a UNet, got {type(model).__name__}")
-    sd = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    if not all(torch.isfinite(v).all() for v in sd.values() if v.is_floating_point()):
-        raise FloatingPointError(f"refusing to save to {path}: the model has NaN or infinite weights")
-    if not _plain(meta): raise TypeError(f"meta must hold only numbers, strings, None and lists/dicts of them, got {meta}")
-    _atomic_save({'kwargs': model.kwargs, 'state_dict': sd, 'meta': meta}, path)   # lesson 04's: a crash never leaves half a file
-    return path
+    "Save a `UNet`'s weights, constructor arguments and `meta` (plain values) to `path` with lesson 04's `save_weights`: atomically, NaN refused."
+    if not isinstance(getattr(model, '_orig_mod', model), UNet): raise TypeError(f"save_unet saves a UNet, got {type(model).__name__}")
+    return save_weights(model, path, **meta)
 
 def load_unet(path, device=None) -> UNet:
     "The UNet saved at `path` by `save_unet`, on `device` (default: the CPU), in eval mode, with its metadata as `model.meta`."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"no UNet at {path}: train one first (lesson 07 saves its model under data_dir('checkpoints'))")
-    ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    if not isinstance(ckpt, dict) or not {'kwargs', 'state_dict', 'meta'} <= set(ckpt):
-        raise ValueError(f"{path} is not a file written by save_unet (expected the keys kwargs, state_dict, meta)")
-    model = UNet(**ckpt['kwargs'])
-    model.load_state_dict(ckpt['state_dict'])
-    model.meta = ckpt['meta']
-    return model.to(device or 'cpu').eval()
+    return load_weights(path, UNet, device or 'cpu', hint="train one first (lesson 07 saves its model under data_dir('checkpoints'))")
