@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt
 
 # %% auto #0
 __all__ = ['MODES', 'def_device', 'run_mode', 'by_mode', 'env_var', 'default_device', 'to_device', 'to_cpu', 'set_seed',
-           'project_root', 'data_dir', 'shared_dir', 'throughput', 'show_image', 'subplots', 'show_images']
+           'random_tensor', 'project_root', 'data_dir', 'shared_dir', 'throughput', 'show_image', 'subplots',
+           'show_images']
 
 # %% ../nbs/00_core.ipynb #35dd5cc0
 MODES = ('quick', 'cpu', 'gpu')
@@ -81,6 +82,12 @@ def set_seed(seed:int=42, deterministic:bool=False):
     if deterministic:
         torch.backends.cudnn.benchmark = False
         torch.use_deterministic_algorithms(True, warn_only=True)
+
+# %% ../nbs/00_core.ipynb #7c867546
+def random_tensor(shape, generator:torch.Generator|None=None, device=None, kind=torch.rand, dtype=torch.float32) -> torch.Tensor:
+    "Random numbers from `kind` (`torch.rand`, `torch.randn`) drawn with `generator` on the generator's own device, then moved to `device`."
+    gen_device = generator.device if generator is not None else device
+    return kind(shape, generator=generator, device=gen_device, dtype=dtype).to(device)
 
 # %% ../nbs/00_core.ipynb #c2a6bdcf
 def project_root(start=None) -> Path|None:

@@ -33,18 +33,14 @@ def unet_time(t, scale:float=1000.):
     "The noise-level input lesson 07a's UNet gets for time `t` in [0, 1]: `scale * t`, the range of lesson 07's step numbers."
     return t * scale
 
-def _rand(shape, generator, device, kind=torch.rand, dtype=torch.float32) -> torch.Tensor:
-    "Random numbers drawn by `kind` with `generator` on its own device, then moved to `device`."
-    return kind(shape, generator=generator, device=generator.device if generator is not None else device, dtype=dtype).to(device)
-
 def noisify_cosine(x0:torch.Tensor, t:torch.Tensor|None=None, t_max:float=0.999, generator:torch.Generator|None=None):
     "((x_t, t), eps): x_t = sqrt(abar(t)) x0 + sqrt(1 - abar(t)) eps, eps ~ N(0, I), with a time t per item (uniform on [0, t_max] unless given)."
     n = len(x0)
-    if t is None: t = _rand((n,), generator, x0.device, dtype=x0.dtype) * t_max
+    if t is None: t = random_tensor((n,), generator, x0.device, dtype=x0.dtype) * t_max
     else:
         t = torch.as_tensor(t, device=x0.device, dtype=x0.dtype)
         if t.shape != (n,): raise ValueError(f"expected one time per item, shape ({n},), got {tuple(t.shape)}")
-    eps = _rand(x0.shape, generator, x0.device, torch.randn, x0.dtype)
+    eps = random_tensor(x0.shape, generator, x0.device, torch.randn, x0.dtype)
     a = abar(t).reshape(-1, *[1] * (x0.ndim - 1))
     return (a.sqrt() * x0 + (1 - a).sqrt() * eps, t), eps
 
@@ -112,6 +108,6 @@ def ddim_cosine(model, x:torch.Tensor, n_steps:int=50, eta:float=0., clip:bool=T
             eps = (x - a_x0**0.5 * x0) / (1 - a_x0)**0.5   # the noise consistent with the clipped x0
         sigma = eta * math.sqrt((1 - a_prev) / (1 - a) * (1 - a / a_prev))
         x = a_prev**0.5 * x0 + max(1 - a_prev - sigma**2, 0.)**0.5 * eps
-        if sigma > 0: x = x + sigma * _rand(x.shape, generator, x.device, torch.randn)
+        if sigma > 0: x = x + sigma * random_tensor(x.shape, generator, x.device, torch.randn)
         if callback is not None: callback(dict(i=i, t=t, x=x, x0=x0))
     return x

@@ -46,11 +46,6 @@ class DDPMSchedule:
         return self._cache[key]
 
 # %% ../nbs/07_ddpm.ipynb #fbfc82ea
-def _randn(shape, generator:torch.Generator|None, device, dtype=torch.float32) -> torch.Tensor:
-    "Standard normal numbers drawn with `generator` (on its own device) and moved to `device`."
-    gen_device = generator.device if generator is not None else device
-    return torch.randn(shape, generator=generator, device=gen_device, dtype=dtype).to(device)
-
 def noisify(x0:torch.Tensor, sched:DDPMSchedule, t:torch.Tensor|None=None, generator:torch.Generator|None=None):
     "((x_t, t), eps): x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, with eps ~ N(0, I) and a step t per item (uniform over the schedule unless given)."
     n = len(x0)
@@ -59,7 +54,7 @@ def noisify(x0:torch.Tensor, sched:DDPMSchedule, t:torch.Tensor|None=None, gener
         t = torch.randint(0, sched.n_steps, (n,), generator=generator, device=gen_device).to(x0.device)
     t = torch.as_tensor(t, device=x0.device).long()
     if t.shape != (n,): raise ValueError(f"expected one step per item, shape ({n},), got {tuple(t.shape)}")
-    eps = _randn(x0.shape, generator, x0.device, x0.dtype)
+    eps = random_tensor(x0.shape, generator, x0.device, torch.randn, x0.dtype)
     abar = sched.abar_on(x0.device, x0.dtype)[t].reshape(-1, *[1] * (x0.ndim - 1))
     return (abar.sqrt() * x0 + (1 - abar).sqrt() * eps, t), eps
 
@@ -91,7 +86,7 @@ def ddpm_sample(model, x:torch.Tensor, sched:DDPMSchedule, clip:bool=True, gener
         x0 = x0_from_eps(x, _call(model, x, t, **model_kwargs), a)
         if clip: x0 = x0.clamp(-1, 1)
         mean = (math.sqrt(a_prev) * beta[t] / (1 - a)) * x0 + (math.sqrt(alpha[t]) * (1 - a_prev) / (1 - a)) * x   # posterior mean
-        if t > 0: x = mean + math.sqrt((1 - a_prev) / (1 - a) * beta[t]) * _randn(x.shape, generator, x.device)   # posterior std
+        if t > 0: x = mean + math.sqrt((1 - a_prev) / (1 - a) * beta[t]) * random_tensor(x.shape, generator, x.device, torch.randn)   # posterior std
         else: x = mean
         if callback is not None: callback(dict(i=i, t=t, x=x, x0=x0))
     return x
@@ -119,7 +114,7 @@ def ddim_sample(model, x:torch.Tensor, sched:DDPMSchedule, n_steps:int=50, eta:f
             eps = (x - math.sqrt(a) * x0) / math.sqrt(1 - a)   # the noise consistent with the clipped x0
         sigma = eta * math.sqrt((1 - a_prev) / (1 - a) * (1 - a / a_prev))
         x = math.sqrt(a_prev) * x0 + math.sqrt(max(1 - a_prev - sigma**2, 0.)) * eps
-        if sigma > 0: x = x + sigma * _randn(x.shape, generator, x.device)
+        if sigma > 0: x = x + sigma * random_tensor(x.shape, generator, x.device, torch.randn)
         if callback is not None: callback(dict(i=i, t=t, x=x, x0=x0))
     return x
 
@@ -133,7 +128,7 @@ def generate(sampler, model, n:int, shape=(1, 32, 32), batch_size:int=256, gener
     try:
         out = []
         for i in range(0, n, batch_size):
-            x = _randn((min(batch_size, n - i), *shape), generator, device)
+            x = random_tensor((min(batch_size, n - i), *shape), generator, device, torch.randn)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
                 out.append(sampler(model, x, generator=generator, **kwargs).float().cpu())
         return torch.cat(out)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import *
 from .learner import *
-from .cosine import NoisingCB, _rand
+from .cosine import NoisingCB
 
 # %% auto #0
 __all__ = ['logit', 'noise_levels_batch', 'NoiseLevelCB', 'no_time', 'clamped_abar_estimate']
@@ -19,8 +19,8 @@ def logit(p:torch.Tensor) -> torch.Tensor:
 
 def noise_levels_batch(x0:torch.Tensor, a_min:float=1e-4, generator:torch.Generator|None=None):
     "(x, abar): each image of `x0` noised as sqrt(abar) x0 + sqrt(1 - abar) eps with its own abar ~ U(a_min, 1 - a_min), shape (N,)."
-    a = a_min + (1 - 2 * a_min) * _rand((len(x0),), generator, x0.device, dtype=x0.dtype)
-    eps = _rand(x0.shape, generator, x0.device, torch.randn, x0.dtype)
+    a = a_min + (1 - 2 * a_min) * random_tensor((len(x0),), generator, x0.device, dtype=x0.dtype)
+    eps = random_tensor(x0.shape, generator, x0.device, torch.randn, x0.dtype)
     ab = a.reshape(-1, *[1] * (x0.ndim - 1))
     return ab.sqrt() * x0 + (1 - ab).sqrt() * eps, a
 

@@ -70,18 +70,13 @@ def _check_images(x, name:str):
         got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"{name} expects a batch of images of shape (N, C, H, W), got {got}")
 
-def _rand(shape, generator:torch.Generator|None, device) -> torch.Tensor:
-    "Uniform [0, 1) numbers drawn with `generator` (on its own device) and moved to `device`."
-    gen_device = generator.device if generator is not None else device
-    return torch.rand(shape, generator=generator, device=gen_device).to(device)
-
 def random_crop(x:torch.Tensor, pad:int=2, fill:float=0., generator:torch.Generator|None=None) -> torch.Tensor:
     "Pad each image of `x` (N, C, H, W) by `pad` pixels of `fill` and cut an H x W window at a random offset per image."
     _check_images(x, 'random_crop')
     if pad == 0: return x
     n, c, h, w = x.shape
     padded = F.pad(x, (pad, pad, pad, pad), value=fill)
-    dy, dx = (_rand((2, n), generator, x.device) * (2*pad + 1)).long().clamp_max(2*pad)
+    dy, dx = (random_tensor((2, n), generator, x.device) * (2*pad + 1)).long().clamp_max(2*pad)
     rows = dy[:, None] + torch.arange(h, device=x.device)  # (N, H): the rows each image keeps
     cols = dx[:, None] + torch.arange(w, device=x.device)
     out = padded[torch.arange(n, device=x.device)[:, None, None], :, rows[:, :, None], cols[:, None, :]]  # (N, H, W, C)
@@ -90,7 +85,7 @@ def random_crop(x:torch.Tensor, pad:int=2, fill:float=0., generator:torch.Genera
 def random_flip(x:torch.Tensor, p:float=0.5, generator:torch.Generator|None=None) -> torch.Tensor:
     "Mirror each image of `x` left to right with probability `p`."
     _check_images(x, 'random_flip')
-    flip = _rand(len(x), generator, x.device) < p
+    flip = random_tensor(len(x), generator, x.device) < p
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
 def random_erase(x:torch.Tensor, p:float=0.25, scale=(0.02, 0.25), ratio=(0.3, 3.3), lo:float=0., hi:float=1.,
@@ -98,7 +93,7 @@ def random_erase(x:torch.Tensor, p:float=0.25, scale=(0.02, 0.25), ratio=(0.3, 3
     "With probability `p` per image, fill a rectangle (area a fraction `scale` of the image, aspect `ratio`) with uniform noise in [`lo`, `hi`]."
     _check_images(x, 'random_erase')
     n, c, h, w = x.shape
-    u = _rand((5, n), generator, x.device)
+    u = random_tensor((5, n), generator, x.device)
     area = (scale[0] + u[0] * (scale[1] - scale[0])) * h * w
     aspect = torch.exp(math.log(ratio[0]) + u[1] * (math.log(ratio[1]) - math.log(ratio[0])))
     eh = (area * aspect).sqrt().round().clamp(1, h)
@@ -109,7 +104,7 @@ def random_erase(x:torch.Tensor, p:float=0.25, scale=(0.02, 0.25), ratio=(0.3, 3
     in_y = (ys >= y0[:, None]) & (ys < (y0 + eh)[:, None])
     in_x = (xs >= x0[:, None]) & (xs < (x0 + ew)[:, None])
     mask = (in_y[:, :, None] & in_x[:, None, :])[:, None]  # (N, 1, H, W)
-    noise = (lo + _rand(x.shape, generator, x.device) * (hi - lo)).to(x.dtype)
+    noise = (lo + random_tensor(x.shape, generator, x.device) * (hi - lo)).to(x.dtype)
     return torch.where(mask, noise, x)
 
 def batch_augment(x:torch.Tensor, pad:int=2, flip_p:float=0.5, erase_p:float=0.25, fill:float=0.,
