@@ -12,6 +12,7 @@ from .core import *
 from .learner import *
 from .accel import BatchSchedCB, MixedPrecisionCB, fast_opt, model_spec, build_model, _check_plain, _atomic_save
 from .samplers import sample_heun, sigmas_karras
+from .cosine import NoisingCB
 
 # %% auto #0
 __all__ = ['edm_scalings', 'KarrasDenoiser', 'sample_sigmas', 'karras_noisify', 'KarrasCB', 'karras_learner',
@@ -63,32 +64,27 @@ class KarrasDenoiser(nn.Module):
 def sample_sigmas(n:int, p_mean:float=-1.2, p_std:float=1.2, generator=None, device=None, dtype=None):
     "`n` training noise levels with ln(sigma) ~ N(p_mean, p_std^2) (EDM's log-normal)."
     if p_std < 0: raise ValueError(f"p_std must be >= 0, got {p_std}")
-    z = torch.randn(n, generator=generator, device=device, dtype=dtype)
+    z = random_tensor(n, generator, device, torch.randn, dtype)
     return (p_mean + p_std * z).exp()
 
 # %% ../nbs/10_karras.ipynb #7201fcbe
 def karras_noisify(x0:torch.Tensor, sigma_data:float, p_mean:float=-1.2, p_std:float=1.2, generator=None):
     "A training batch from clean images `x0`: ((c_in x, c_noise), target) for x = x0 + sigma eps with log-normal sigma."
     sigma = sample_sigmas(len(x0), p_mean, p_std, generator=generator, device=x0.device, dtype=x0.dtype)
-    noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+    noise = random_tensor(x0.shape, generator, x0.device, torch.randn, x0.dtype)
     c_skip, c_out, c_in, c_noise = (_bcast(c, x0) for c in edm_scalings(sigma, sigma_data))
     x = x0 + _bcast(sigma, x0) * noise
     return (c_in * x, c_noise.flatten()), (x0 - c_skip * x) / c_out
 
-class KarrasCB(Callback):
-    "Replace each batch `(x0, ...)` by EDM training data for the network, `(c_in x, c_noise, target)`; validation noise is the same every epoch."
-    order = DeviceCB.order + 1   # after the batch is on the device
+class KarrasCB(NoisingCB):
+    "Replace each batch `(x0, ...)` by EDM training data for the network, `(c_in x, c_noise, target)`; validation noise is the same every epoch (lesson 08's `NoisingCB`)."
     def __init__(self, sigma_data:float, p_mean:float=-1.2, p_std:float=1.2, generator=None, valid_seed:int=0):
         if not sigma_data > 0: raise ValueError(f"sigma_data must be positive (the data's standard deviation), got {sigma_data}")
-        self.sigma_data, self.p_mean, self.p_std, self.generator, self.valid_seed = sigma_data, p_mean, p_std, generator, valid_seed
-    def before_epoch(self, learn): self.valid_gen = None
+        super().__init__(generator, valid_seed)
+        self.sigma_data, self.p_mean, self.p_std = sigma_data, p_mean, p_std
     def before_batch(self, learn):
         x0 = learn.batch[0]
-        if learn.training: gen = self.generator
-        else:
-            if self.valid_gen is None: self.valid_gen = torch.Generator(x0.device).manual_seed(self.valid_seed)
-            gen = self.valid_gen
-        (x_in, c_noise), target = karras_noisify(x0, self.sigma_data, self.p_mean, self.p_std, gen)
+        (x_in, c_noise), target = karras_noisify(x0, self.sigma_data, self.p_mean, self.p_std, self.batch_generator(learn, x0))
         learn.batch = (x_in, c_noise, target)
 
 def karras_learner(net:nn.Module, dls, sigma_data:float, total_steps:int, lr:float=3e-3, weight_decay:float=0.01,
