@@ -7,11 +7,11 @@ from __future__ import annotations
 import argparse, contextlib, io, statistics, sys, time, warnings
 from functools import partial
 import torch, torch.nn as nn, torch.nn.functional as F
-from torcheval.metrics import MulticlassAccuracy
 from .core import *
 from .datasets import *
 from .learner import *
 from .accel import *
+from torcheval.metrics import MulticlassAccuracy   # after miniai.learner, which imports torcheval quietly
 
 # %% auto #0
 __all__ = ['PRESETS', 'bench_model', 'bench_data', 'bench_opt_func', 'plain_loop', 'bench_learner', 'bench_settings', 'main',

@@ -207,7 +207,10 @@ class DeviceCB(Callback):
     def before_batch(self, learn): learn.batch = to_device(learn.batch, self.device, non_blocking=True)
 
 # %% ../nbs/02_learner.ipynb #2396ec1f
-from torcheval.metrics import Mean, MulticlassAccuracy
+import warnings
+with warnings.catch_warnings():   # torcheval 0.0.7 calls torch.jit.script at import, which recent PyTorch deprecates: a warning about torcheval's code, not yours
+    warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
+    from torcheval.metrics import Mean, MulticlassAccuracy
 
 class MetricsCB(Callback):
     "Accumulate the loss and torcheval `metrics` on the device; one row per training and validation epoch in `log`."
