@@ -16,11 +16,11 @@ from .datasets import *
 from .learner import *
 
 # %% auto #0
-__all__ = ['DEFAULT_FACTORY_PREFIXES', 'SGD', 'Adam', 'fast_opt_kwargs', 'fast_opt', 'BatchSchedCB', 'autocast_dtype',
-           'MixedPrecisionCB', 'demo_data', 'demo_model', 'EMACB', 'GradClipCB', 'ChannelsLastCB', 'CompileCB',
-           'model_spec', 'build_model', 'spec_model', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint',
-           'model_from_checkpoint', 'CheckpointCB', 'save_weights', 'load_weights', 'as_dataloader', 'AccelerateCB',
-           'accelerate_demo']
+__all__ = ['HOST_READS', 'DEFAULT_FACTORY_PREFIXES', 'SGD', 'Adam', 'fast_opt_kwargs', 'fast_opt', 'CountOps', 'BatchSchedCB',
+           'autocast_dtype', 'MixedPrecisionCB', 'demo_data', 'demo_model', 'EMACB', 'GradClipCB', 'ChannelsLastCB',
+           'CompileCB', 'model_spec', 'build_model', 'spec_model', 'save_checkpoint', 'read_checkpoint',
+           'load_checkpoint', 'model_from_checkpoint', 'CheckpointCB', 'save_weights', 'load_weights', 'as_dataloader',
+           'AccelerateCB', 'accelerate_demo']
 
 # %% ../nbs/04_accel.ipynb #07cdcd86
 class SGD(torch.optim.Optimizer):
@@ -85,6 +85,26 @@ def fast_opt_kwargs(opt_cls, device=None) -> dict:
 def fast_opt(opt_cls=torch.optim.AdamW, device=None, **kwargs):
     "An `opt_func` for the Learner: `opt_cls` with its fused kernel where `device` supports it (foreach otherwise), and `kwargs`."
     return partial(opt_cls, **fast_opt_kwargs(opt_cls, device), **kwargs)
+
+# %% ../nbs/04_accel.ipynb #49ba2b7a
+from collections import Counter
+from torch.utils._python_dispatch import TorchDispatchMode
+
+HOST_READS = ('aten._local_scalar_dense.default', 'aten.item.default', 'aten.is_nonzero.default')
+
+class CountOps(TorchDispatchMode):
+    "Count the tensor operations (kernel calls) PyTorch dispatches while active: `n` in all, `by_name` per operator."
+    def __enter__(self):
+        self.n, self.by_name = 0, Counter()
+        return super().__enter__()
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.n += 1
+        self.by_name[str(func)] += 1
+        return func(*args, **(kwargs or {}))
+    @property
+    def host_reads(self) -> int:
+        "How many times the host read a tensor's value (`.item()`, `bool(t)`): on a GPU, each waits for all queued work."
+        return sum(self.by_name[k] for k in HOST_READS)
 
 # %% ../nbs/04_accel.ipynb #cc3691b7
 def _take_over(learn, name:str, fn, owner):
