@@ -396,11 +396,12 @@ class CheckpointCB(Callback):
         if learn.training and done % self.every == 0: save_checkpoint(learn, self.path, self.spec, epochs_done=done)
 
 # %% ../nbs/04_accel.ipynb #a8b2bc61
-def save_weights(model:nn.Module, path, **meta) -> Path:
-    "Save `model`'s weights, its constructor arguments (`model.kwargs`) and `meta` (plain values) to `path`, atomically; NaN or infinite weights are refused and the file there is kept."
+def save_weights(model:nn.Module, path, expect:type|None=None, **meta) -> Path:
+    "Save `model`'s weights, its constructor arguments (`model.kwargs`) and `meta` (plain values) to `path`, atomically; NaN or infinite weights are refused and the file there is kept. With `expect`, the model must be of that class."
     path = Path(path)
     model = _unwrap(model)
     model = getattr(model, '_orig_mod', model)   # a torch.compile wrapper: save the model inside, so the keys do not depend on how it trained
+    if expect is not None and not isinstance(model, expect): raise TypeError(f"expected a {expect.__name__} to save, got {type(model).__name__}")
     kwargs = getattr(model, 'kwargs', None)
     if not isinstance(kwargs, dict):
         raise TypeError(f"{type(model).__name__} has no `kwargs` dict of its constructor arguments, so it could not be rebuilt: set model.kwargs in its __init__")

@@ -14,8 +14,8 @@ from .accel import *
 from torcheval.metrics import MulticlassAccuracy   # after miniai.learner, which imports torcheval quietly
 
 # %% auto #0
-__all__ = ['PRESETS', 'bench_model', 'bench_data', 'bench_opt_func', 'plain_loop', 'bench_learner', 'bench_settings', 'main',
-           'count_host_syncs']
+__all__ = ['PRESETS', 'bench_model', 'bench_data', 'bench_opt_func', 'plain_loop', 'standard_cbs', 'bench_learner',
+           'bench_settings', 'main', 'count_host_syncs']
 
 # %% ../nbs/04b_bench.ipynb #795cafbd
 PRESETS = {
@@ -67,6 +67,10 @@ def _contestant(width, device, bs, steps, opt, channels_last, compile, compile_b
     if compile: model.compile(backend=compile_backend)   # the plain loop's model; the Learner's is compiled by CompileCB
     return model, bench_opt_func(opt, device), dl
 
+def standard_cbs(device) -> list:
+    "The callbacks every lesson's Learner runs with, as the benchmark measures them: training step, device, metrics (accuracy), progress lines."
+    return [TrainCB(), DeviceCB(device), MetricsCB(accuracy=MulticlassAccuracy()), ProgressCB(plot=False, live=False)]
+
 def bench_learner(device='cpu', bs:int=256, steps:int=100, width:int=1, bf16:bool=False, compile:bool=False, channels_last:bool=False,
                   opt:str='sgd', repeats:int=11, warmup:int=1, compile_backend:str='inductor', lr:float=0.01, threads:int|None=None) -> dict:
     "Images per second of the Learner (standard callbacks) and of `plain_loop` on the same work, interleaved; medians over `repeats` pairs."
@@ -80,7 +84,7 @@ def _bench_learner(device, bs, steps, width, bf16, compile, channels_last, opt, 
     pm, popt_func, pdl = _contestant(width, device, bs, steps, opt, channels_last, compile, compile_backend)
     lm, lopt_func, ldl = _contestant(width, device, bs, steps, opt, channels_last, False, compile_backend)   # compiled by CompileCB
     popt = popt_func(pm.parameters(), lr=lr)
-    cbs = [TrainCB(), DeviceCB(device), MetricsCB(accuracy=MulticlassAccuracy()), ProgressCB(plot=False, live=False)]
+    cbs = standard_cbs(device)
     if channels_last: cbs.append(ChannelsLastCB())
     if bf16: cbs.append(MixedPrecisionCB(torch.bfloat16))
     if compile: cbs.append(CompileCB(backend=compile_backend))

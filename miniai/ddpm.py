@@ -5,6 +5,7 @@
 # %% ../nbs/07_ddpm.ipynb #9a2ee94e
 from __future__ import annotations
 import math
+from functools import partial
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import *
 from .learner import Callback, DeviceCB
@@ -49,9 +50,7 @@ class DDPMSchedule:
 def noisify(x0:torch.Tensor, sched:DDPMSchedule, t:torch.Tensor|None=None, generator:torch.Generator|None=None):
     "((x_t, t), eps): x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, with eps ~ N(0, I) and a step t per item (uniform over the schedule unless given)."
     n = len(x0)
-    if t is None:
-        gen_device = generator.device if generator is not None else x0.device
-        t = torch.randint(0, sched.n_steps, (n,), generator=generator, device=gen_device).to(x0.device)
+    if t is None: t = random_tensor((n,), generator, x0.device, partial(torch.randint, 0, sched.n_steps), torch.long)
     t = torch.as_tensor(t, device=x0.device).long()
     if t.shape != (n,): raise ValueError(f"expected one step per item, shape ({n},), got {tuple(t.shape)}")
     eps = random_tensor(x0.shape, generator, x0.device, torch.randn, x0.dtype)

@@ -154,8 +154,7 @@ def package_weights_path(name:str=FMNIST_WEIGHTS) -> Path:
 
 def save_resnet(model:ResNet, path, **meta) -> Path:
     "Save a `ResNet`'s weights, constructor arguments and `meta` (plain values) to `path` with lesson 04's `save_weights`: atomically, NaN refused."
-    if not isinstance(getattr(model, '_orig_mod', model), ResNet): raise TypeError(f"save_resnet saves a ResNet, got {type(model).__name__}")
-    return save_weights(model, path, **meta)
+    return save_weights(model, path, expect=ResNet, **meta)
 
 def load_resnet(path, device=None) -> ResNet:
     "The `ResNet` saved at `path` by `save_resnet`, on `device` (default: `def_device`), in eval mode, with `model.meta`."

@@ -179,8 +179,7 @@ class UNet(nn.Module):
 # %% ../nbs/07a_unet.ipynb #9953390a
 def save_unet(model:UNet, path, **meta) -> Path:
     "Save a `UNet`'s weights, constructor arguments and `meta` (plain values) to `path` with lesson 04's `save_weights`: atomically, NaN refused."
-    if not isinstance(getattr(model, '_orig_mod', model), UNet): raise TypeError(f"save_unet saves a UNet, got {type(model).__name__}")
-    return save_weights(model, path, **meta)
+    return save_weights(model, path, expect=UNet, **meta)
 
 def load_unet(path, device=None) -> UNet:
     "The UNet saved at `path` by `save_unet`, on `device` (default: the CPU), in eval mode, with its metadata as `model.meta`."
