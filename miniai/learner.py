@@ -16,8 +16,8 @@ from .datasets import *
 
 # %% auto #0
 __all__ = ['CancelFitException', 'CancelEpochException', 'CancelBatchException', 'Callback', 'run_cbs', 'with_cbs', 'Learner',
-           'NonFiniteLossError', 'check_batch', 'check_preds', 'check_loss', 'TrainCB', 'DeviceCB', 'MetricsCB',
-           'ProgressCB', 'conv', 'simple_cnn', 'LRFinderCB', 'lr_find']
+           'NonFiniteLossError', 'batch_kwargs', 'check_batch', 'check_preds', 'check_loss', 'TrainCB', 'DeviceCB',
+           'MetricsCB', 'ProgressCB', 'conv_relu', 'simple_cnn', 'LRFinderCB', 'lr_find']
 
 # %% ../nbs/02_learner.ipynb #1c89135f
 class CancelFitException(Exception): "Raise in a callback to stop training (after_fit is skipped, cleanup_fit runs)."
@@ -131,12 +131,20 @@ class Learner:
 class NonFiniteLossError(FloatingPointError):
     "The loss became NaN or infinite; the message names the epoch and step."
 
+def batch_kwargs(batch, n_inp:int=1) -> dict:
+    "The keyword arguments for the model that a batch `(inputs..., target, {name: value})` carries after its target; {} if none."
+    return batch[n_inp + 1] if len(batch) > n_inp + 1 and isinstance(batch[n_inp + 1], dict) else {}
+
 def check_batch(batch, n_inp:int=1):
-    "Check that `batch` is a tuple of `n_inp` inputs and a target, each a tensor with one row per example."
+    "Check that `batch` is a tuple of `n_inp` inputs and a target (and optionally a dict of keyword arguments), each tensor with one row per example."
     if not isinstance(batch, (tuple, list)) or len(batch) < n_inp + 1:
         raise TypeError(f"expected a batch (inputs..., target) with {n_inp} input(s) and a target, got {type(batch).__name__}"
                         + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else ''))
-    ts = [b for b in batch if isinstance(b, torch.Tensor)]
+    kw = batch_kwargs(batch, n_inp)
+    if any(isinstance(b, dict) for i, b in enumerate(batch) if i != n_inp + 1) or any(not isinstance(k, str) for k in kw):
+        raise TypeError(f"a batch may hold one dict of keyword arguments (string keys), right after the target: (inputs..., target, {{'c': labels}}); "
+                        f"got {[type(b).__name__ for b in batch]} with n_inp={n_inp}")
+    ts = [b for b in [*batch, *kw.values()] if isinstance(b, torch.Tensor)]
     if len({len(t) for t in ts}) > 1: raise ValueError(f"the batch's tensors disagree on the batch size: shapes {[tuple(t.shape) for t in ts]}")
 
 def check_preds(preds, target, loss_func):
@@ -164,7 +172,7 @@ class TrainCB(Callback):
     def before_fit(self, learn): self.checked, self.bad, self.first_bad = False, None, None
     def predict(self, learn):
         if not self.checked: check_batch(learn.batch, self.n_inp)
-        learn.preds = learn.model(*learn.batch[:self.n_inp])
+        learn.preds = learn.model(*learn.batch[:self.n_inp], **batch_kwargs(learn.batch, self.n_inp))
     def get_loss(self, learn):
         target = learn.batch[self.n_inp]
         if not self.checked: check_preds(learn.preds, target, learn.loss_func)
@@ -288,16 +296,16 @@ class ProgressCB(Callback):
             ax.set_xlabel('batch'); ax.set_ylabel('loss'); ax.legend(); plt.show()
 
 # %% ../nbs/02_learner.ipynb #beda07b5
-def conv(ni:int, nf:int, ks:int=3, stride:int=2, act:bool=True):
-    "A convolution (padding keeps the size at stride 1), optionally followed by ReLU."
+def conv_relu(ni:int, nf:int, ks:int=3, stride:int=2, relu:bool=True):
+    "A convolution (padding keeps the size at stride 1), optionally followed by ReLU (lesson 03's `conv` generalises it: any activation, a norm)."
     layers = [nn.Conv2d(ni, nf, ks, stride=stride, padding=ks//2)]
-    if act: layers.append(nn.ReLU())
+    if relu: layers.append(nn.ReLU())
     return nn.Sequential(*layers)
 
 def simple_cnn(n_classes:int=10, nfs=(8, 16, 32, 64)):
     "A plain CNN for 28x28 one-channel images: stride-2 convolutions down to 1x1, then the class logits."
-    layers = [conv(1, nfs[0], ks=5)] + [conv(a, b) for a, b in zip(nfs[:-1], nfs[1:])]
-    return nn.Sequential(*layers, conv(nfs[-1], n_classes, act=False), nn.Flatten())
+    layers = [conv_relu(1, nfs[0], ks=5)] + [conv_relu(a, b) for a, b in zip(nfs[:-1], nfs[1:])]
+    return nn.Sequential(*layers, conv_relu(nfs[-1], n_classes, relu=False), nn.Flatten())
 
 # %% ../nbs/02_learner.ipynb #4cd75346
 class LRFinderCB(Callback):
