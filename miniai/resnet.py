@@ -10,7 +10,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 import miniai
 from .core import *
 from .learner import Callback, DeviceCB
-from .accel import save_weights, load_weights
+from .checkpoint import save_model, load_model
 
 # %% auto #0
 __all__ = ['FMNIST_RESNET_KWARGS', 'FMNIST_WEIGHTS', 'conv_bn', 'ResBlock', 'ResNet', 'random_crop', 'random_flip',
@@ -44,6 +44,7 @@ class ResNet(nn.Module):
         if depth < 1 or len(nfs) < 2: raise ValueError(f"need depth >= 1 and at least two widths in nfs, got depth={depth}, nfs={nfs}")
         self.kwargs = dict(n_in=n_in, n_classes=n_classes, nfs=[int(o) for o in nfs], depth=depth, n_features=n_features,
                            mean=float(mean), std=float(std))
+        self.spec = {'factory': 'miniai.resnet.ResNet', 'kwargs': self.kwargs}   # how to rebuild it (lesson 04a), by the name later sessions import
         self.n_in, self.mean, self.std = n_in, float(mean), float(std)
         layers = [conv_bn(n_in, nfs[0], ks=5)]
         for ni, nf in zip(nfs[:-1], nfs[1:]):
@@ -153,12 +154,12 @@ def package_weights_path(name:str=FMNIST_WEIGHTS) -> Path:
     return Path(miniai.__file__).resolve().parent/'weights'/name
 
 def save_resnet(model:ResNet, path, **meta) -> Path:
-    "Save a `ResNet`'s weights, constructor arguments and `meta` (plain values) to `path` with lesson 04's `save_weights`: atomically, NaN refused."
-    return save_weights(model, path, expect=ResNet, **meta)
+    "Save a `ResNet`'s spec, weights and `meta` (plain values) to `path` with lesson 04a's `save_model`: atomically, NaN refused."
+    return save_model(model, path, expect=ResNet, **meta)
 
 def load_resnet(path, device=None) -> ResNet:
     "The `ResNet` saved at `path` by `save_resnet`, on `device` (default: `def_device`), in eval mode, with `model.meta`."
-    return load_weights(path, ResNet, def_device if device is None else device)
+    return load_model(path, expect=ResNet, device=def_device if device is None else device)
 
 # %% ../nbs/05_resnet.ipynb #9014e93f
 def fmnist_classifier(pretrained:bool=True, device=None, path=None) -> ResNet:

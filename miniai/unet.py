@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
-from .accel import save_weights, load_weights
+from .checkpoint import save_model, load_model
 
 # %% auto #0
 __all__ = ['timestep_embedding', 'zero_init', 'EmbResBlock', 'SelfAttention', 'EmbSequential', 'Downsample', 'Upsample', 'UNet',
@@ -177,10 +177,10 @@ class UNet(nn.Module):
         return self.conv_out(F.silu(self.norm_out(h)))
 
 # %% ../nbs/07a_unet.ipynb #9953390a
-def save_unet(model:UNet, path, **meta) -> Path:
-    "Save a `UNet`'s weights, constructor arguments and `meta` (plain values) to `path` with lesson 04's `save_weights`: atomically, NaN refused."
-    return save_weights(model, path, expect=UNet, **meta)
+def save_unet(model:UNet, path, ema:UNet|None=None, **meta) -> Path:
+    "Save a `UNet`'s spec, weights, the weights of `ema` (e.g. `EMACB.ema_model`) if given, and `meta` (plain values) to `path` with lesson 04a's `save_model`: atomically, NaN refused."
+    return save_model(model, path, expect=UNet, ema=ema, **meta)
 
-def load_unet(path, device=None) -> UNet:
-    "The UNet saved at `path` by `save_unet`, on `device` (default: the CPU), in eval mode, with its metadata as `model.meta`."
-    return load_weights(path, UNet, device or 'cpu', hint="train one first (lesson 07 saves its model under data_dir('checkpoints'))")
+def load_unet(path, device=None, ema:bool=False) -> UNet:
+    "The UNet saved at `path` by `save_unet` (its EMA weights with `ema`), on `device` (default: the CPU), in eval mode, with its metadata as `model.meta`."
+    return load_model(path, expect=UNet, device=device or 'cpu', ema=ema, hint="train one first (lesson 07 saves its model under data_dir('checkpoints'))")
