@@ -9,11 +9,10 @@ from functools import partial
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import *
 from .learner import *
-from .accel import BatchSchedCB, MixedPrecisionCB, CompileCB, fast_opt
+from .diffusion import NoisingCB, diffusion_learner, append_dims
 
 # %% auto #0
-__all__ = ['abar', 'inv_abar', 'unet_time', 'noisify_cosine', 'NoisingCB', 'CosineCB', 'diffusion_learner', 'cosine_timesteps',
-           'ddim_cosine']
+__all__ = ['abar', 'inv_abar', 'unet_time', 'noisify_cosine', 'CosineCB', 'cosine_timesteps', 'ddim_cosine']
 
 # %% ../nbs/08_cosine.ipynb #e95c13ed
 def abar(t):
@@ -41,41 +40,18 @@ def noisify_cosine(x0:torch.Tensor, t:torch.Tensor|None=None, t_max:float=0.999,
         t = torch.as_tensor(t, device=x0.device, dtype=x0.dtype)
         if t.shape != (n,): raise ValueError(f"expected one time per item, shape ({n},), got {tuple(t.shape)}")
     eps = random_tensor(x0.shape, generator, x0.device, torch.randn, x0.dtype)
-    a = abar(t).reshape(-1, *[1] * (x0.ndim - 1))
+    a = append_dims(abar(t), x0.ndim)
     return (a.sqrt() * x0 + (1 - a).sqrt() * eps, t), eps
 
 # %% ../nbs/08_cosine.ipynb #9cdfef09
-class NoisingCB(Callback):
-    "Base of the callbacks that noise each batch: training draws from `generator`, validation from a generator reseeded with `valid_seed` every epoch."
-    order = DeviceCB.order + 1   # after the batch is on the device
-    def __init__(self, generator:torch.Generator|None=None, valid_seed:int=0): self.generator, self.valid_seed = generator, valid_seed
-    def before_epoch(self, learn): self.valid_gen = None
-    def batch_generator(self, learn, x0:torch.Tensor) -> torch.Generator|None:
-        "The generator for this batch: the same noise for the validation set at every epoch, so that validation losses compare."
-        if learn.training: return self.generator
-        if self.valid_gen is None: self.valid_gen = torch.Generator(x0.device).manual_seed(self.valid_seed)
-        return self.valid_gen
-
 class CosineCB(NoisingCB):
-    "Turn each batch (x0, ...) into (x_t, time_input(t), eps) with `noisify_cosine`; validation noise is the same every epoch. Runs after `DeviceCB`."
-    def __init__(self, t_max:float=0.999, time_input=unet_time, generator:torch.Generator|None=None, valid_seed:int=0):
-        super().__init__(generator, valid_seed)
+    "Turn each batch (x0, labels) into (x_t, time_input(t), eps) with `noisify_cosine` (a lesson 06a `NoisingCB`: seeded validation noise, labels passed on as `label_arg` if given)."
+    def __init__(self, t_max:float=0.999, time_input=unet_time, generator:torch.Generator|None=None, valid_seed:int=0, **kwargs):
+        super().__init__(generator, valid_seed, **kwargs)
         self.t_max, self.time_input = t_max, time_input
-    def before_batch(self, learn):
-        x0 = learn.batch[0]
-        (xt, t), eps = noisify_cosine(x0, t_max=self.t_max, generator=self.batch_generator(learn, x0))
-        learn.batch = (xt, self.time_input(t), eps)
-
-def diffusion_learner(model:nn.Module, dls, noise_cb:Callback, epochs:int, lr:float=3e-3, weight_decay:float=0.01,
-                      bf16:bool|None=None, compile:bool|None=None, device=None, cbs=()) -> Learner:
-    "Lesson 07's recipe: a Learner for `model(x_t, noise level)` -> target, noised by `noise_cb`, MSE, fused AdamW, one-cycle over `epochs`; bf16 and compile default to on for CUDA."
-    device = torch.device(def_device if device is None else device)
-    if bf16 is None: bf16 = device.type == 'cuda'
-    if compile is None: compile = device.type == 'cuda'
-    one_cycle = partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=lr, total_steps=epochs * len(dls.train))
-    cbs = [DeviceCB(device), noise_cb, TrainCB(n_inp=2), MetricsCB(), BatchSchedCB(one_cycle),
-           *([MixedPrecisionCB(torch.bfloat16)] if bf16 else []), *([CompileCB()] if compile else []), *cbs]
-    return Learner(model, dls, F.mse_loss, lr=lr, cbs=cbs, opt_func=fast_opt(torch.optim.AdamW, device, eps=1e-5, weight_decay=weight_decay))
+    def noisify(self, x0, generator):
+        (xt, t), eps = noisify_cosine(x0, t_max=self.t_max, generator=generator)
+        return (xt, self.time_input(t)), eps
 
 # %% ../nbs/08_cosine.ipynb #6a4390df
 def cosine_timesteps(n_steps:int, t_max:float=0.999) -> list[float]:
@@ -88,11 +64,11 @@ def _checked_estimate(a, x:torch.Tensor) -> torch.Tensor:
     a = torch.as_tensor(a, device=x.device, dtype=x.dtype)
     if a.shape != (len(x),): raise ValueError(f"abar_estimate must return one value per image, shape ({len(x)},), got {tuple(a.shape)}")
     if not ((a > 0) & (a < 1)).all(): raise ValueError("abar_estimate must return values strictly between 0 and 1")
-    return a.reshape(-1, *[1] * (x.ndim - 1))
+    return append_dims(a, x.ndim)
 
 @torch.no_grad()
 def ddim_cosine(model, x:torch.Tensor, n_steps:int=50, eta:float=0., clip:bool=True, t_max:float=0.999, time_input=unet_time,
-                abar_estimate=None, generator:torch.Generator|None=None, callback=None, **model_kwargs) -> torch.Tensor:
+                abar_estimate=None, generator:torch.Generator|None=None, callback=None, extra_args:dict|None=None) -> torch.Tensor:
     "DDIM from noise `x` at `t_max` to t = 0 in `n_steps` calls of the eps-model `model(x, time_input(t))`; `eta` 0 is deterministic, 1 DDPM-like."
     if eta < 0: raise ValueError(f"eta must be >= 0 (0: deterministic, 1: DDPM's noise), got {eta}")
     ts = cosine_timesteps(n_steps, t_max)
@@ -100,7 +76,7 @@ def ddim_cosine(model, x:torch.Tensor, n_steps:int=50, eta:float=0., clip:bool=T
     for i, t in enumerate(ts):
         s = ts[i + 1] if i + 1 < len(ts) else 0.
         a, a_prev = abar(t), abar(s)
-        eps = model(x, time_input(torch.full((len(x),), t, device=x.device)), **model_kwargs).float()
+        eps = model(x, time_input(torch.full((len(x),), t, device=x.device)), **(extra_args or {})).float()
         a_x0 = a if abar_estimate is None else _checked_estimate(abar_estimate(x, t), x)
         x0 = (x - (1 - a_x0)**0.5 * eps) / a_x0**0.5
         if clip:

@@ -9,10 +9,11 @@ from functools import partial
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import *
 from .learner import Callback, DeviceCB
+from .diffusion import NoisingCB, append_dims
 
 # %% auto #0
 __all__ = ['fmnist_to_diffusion', 'DDPMSchedule', 'noisify', 'DDPMCB', 'x0_from_eps', 'ddpm_sample', 'ddim_timesteps',
-           'ddim_sample', 'generate']
+           'ddim_sample']
 
 # %% ../nbs/07_ddpm.ipynb #fe83d246
 def fmnist_to_diffusion(x:torch.Tensor, pad:int=2) -> torch.Tensor:
@@ -54,35 +55,36 @@ def noisify(x0:torch.Tensor, sched:DDPMSchedule, t:torch.Tensor|None=None, gener
     t = torch.as_tensor(t, device=x0.device).long()
     if t.shape != (n,): raise ValueError(f"expected one step per item, shape ({n},), got {tuple(t.shape)}")
     eps = random_tensor(x0.shape, generator, x0.device, torch.randn, x0.dtype)
-    abar = sched.abar_on(x0.device, x0.dtype)[t].reshape(-1, *[1] * (x0.ndim - 1))
+    abar = append_dims(sched.abar_on(x0.device, x0.dtype)[t], x0.ndim)
     return (abar.sqrt() * x0 + (1 - abar).sqrt() * eps, t), eps
 
 # %% ../nbs/07_ddpm.ipynb #3a555ff9
-class DDPMCB(Callback):
-    "Turn each batch (x0, ...) into (x_t, t, eps) with `noisify`, for eps-prediction with `TrainCB(n_inp=2)`; runs after `DeviceCB`."
-    order = DeviceCB.order + 1
-    def __init__(self, sched:DDPMSchedule, generator:torch.Generator|None=None): self.sched, self.generator = sched, generator
-    def before_batch(self, learn):
-        (xt, t), eps = noisify(learn.batch[0], self.sched, generator=self.generator)
-        learn.batch = (xt, t, eps)
+class DDPMCB(NoisingCB):
+    "Turn each batch (x0, labels) into (x_t, t, eps) with `noisify`, for eps-prediction with `TrainCB(n_inp=2)` (a lesson 06a `NoisingCB`: labels go on as `label_arg` if given)."
+    def __init__(self, sched:DDPMSchedule, generator:torch.Generator|None=None, valid_seed:int|None=None, **kwargs):
+        super().__init__(generator, valid_seed, **kwargs)
+        self.sched = sched
+    def noisify(self, x0, generator):
+        (xt, t), eps = noisify(x0, self.sched, generator=generator)
+        return (xt, t), eps
 
 # %% ../nbs/07_ddpm.ipynb #889ddc2a
 def x0_from_eps(x:torch.Tensor, eps:torch.Tensor, abar:float) -> torch.Tensor:
     "The clean image implied by `x` at a step with signal share `abar` and its predicted noise `eps`."
     return (x - math.sqrt(1 - abar) * eps) / math.sqrt(abar)
 
-def _call(model, x, t:int, **model_kwargs) -> torch.Tensor:
-    return model(x, torch.full((len(x),), float(t), device=x.device), **model_kwargs).float()
+def _call(model, x, t:int, extra_args:dict|None) -> torch.Tensor:
+    return model(x, torch.full((len(x),), float(t), device=x.device), **(extra_args or {})).float()
 
 @torch.no_grad()
 def ddpm_sample(model, x:torch.Tensor, sched:DDPMSchedule, clip:bool=True, generator:torch.Generator|None=None,
-                callback=None, **model_kwargs) -> torch.Tensor:
+                callback=None, extra_args:dict|None=None) -> torch.Tensor:
     "DDPM ancestral sampling from noise `x` at the last step down to 0: `sched.n_steps` calls of `model(x, t)`, which predicts the noise."
     abar, alpha, beta = sched.abar.tolist(), sched.alpha.tolist(), sched.beta.tolist()
     x = x.float()
     for i, t in enumerate(reversed(range(sched.n_steps))):
         a, a_prev = abar[t], (abar[t - 1] if t > 0 else 1.)
-        x0 = x0_from_eps(x, _call(model, x, t, **model_kwargs), a)
+        x0 = x0_from_eps(x, _call(model, x, t, extra_args), a)
         if clip: x0 = x0.clamp(-1, 1)
         mean = (math.sqrt(a_prev) * beta[t] / (1 - a)) * x0 + (math.sqrt(alpha[t]) * (1 - a_prev) / (1 - a)) * x   # posterior mean
         if t > 0: x = mean + math.sqrt((1 - a_prev) / (1 - a) * beta[t]) * random_tensor(x.shape, generator, x.device, torch.randn)   # posterior std
@@ -98,7 +100,7 @@ def ddim_timesteps(n_steps:int, n_train_steps:int=1000) -> list[int]:
 
 @torch.no_grad()
 def ddim_sample(model, x:torch.Tensor, sched:DDPMSchedule, n_steps:int=50, eta:float=0., clip:bool=True,
-                generator:torch.Generator|None=None, callback=None, **model_kwargs) -> torch.Tensor:
+                generator:torch.Generator|None=None, callback=None, extra_args:dict|None=None) -> torch.Tensor:
     "DDIM sampling from noise `x` in `n_steps` calls of the eps-model (`ddim_timesteps`); `eta` = 0 deterministic, 1 DDPM-like."
     if eta < 0: raise ValueError(f"eta must be >= 0 (0: deterministic, 1: DDPM's noise), got {eta}")
     abar, ts = sched.abar.tolist(), ddim_timesteps(n_steps, sched.n_steps)
@@ -106,7 +108,7 @@ def ddim_sample(model, x:torch.Tensor, sched:DDPMSchedule, n_steps:int=50, eta:f
     for i, t in enumerate(ts):
         last = i == len(ts) - 1
         a, a_prev = abar[t], (1. if last else abar[ts[i + 1]])
-        eps = _call(model, x, t, **model_kwargs)
+        eps = _call(model, x, t, extra_args)
         x0 = x0_from_eps(x, eps, a)
         if clip:
             x0 = x0.clamp(-1, 1)
@@ -116,19 +118,3 @@ def ddim_sample(model, x:torch.Tensor, sched:DDPMSchedule, n_steps:int=50, eta:f
         if sigma > 0: x = x + sigma * random_tensor(x.shape, generator, x.device, torch.randn)
         if callback is not None: callback(dict(i=i, t=t, x=x, x0=x0))
     return x
-
-# %% ../nbs/07_ddpm.ipynb #06f4d2a4
-def generate(sampler, model, n:int, shape=(1, 32, 32), batch_size:int=256, generator:torch.Generator|None=None, device=None,
-             autocast:bool=False, **kwargs) -> torch.Tensor:
-    "`n` samples of `shape` from `sampler(model, x, generator=generator, **kwargs)`, in batches, starting from noise drawn with `generator`; float32 on the CPU."
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
-        out = []
-        for i in range(0, n, batch_size):
-            x = random_tensor((min(batch_size, n - i), *shape), generator, device, torch.randn)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                out.append(sampler(model, x, generator=generator, **kwargs).float().cpu())
-        return torch.cat(out)
-    finally: model.train(was_training)

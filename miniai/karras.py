@@ -10,13 +10,13 @@ from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import *
 from .learner import *
-from .accel import BatchSchedCB, MixedPrecisionCB, fast_opt, model_spec, build_model, _check_plain, _atomic_save
-from .samplers import sample_heun, sigmas_karras
-from .cosine import NoisingCB
+from .diffusion import NoisingCB, diffusion_learner, append_dims
+from .checkpoint import spec_of, save_model, load_model
 
 # %% auto #0
-__all__ = ['edm_scalings', 'KarrasDenoiser', 'sample_sigmas', 'karras_noisify', 'KarrasCB', 'karras_learner',
-           'karras_checkpoint_path', 'save_karras', 'load_karras', 'sample_images']
+__all__ = ['edm_scalings', 'KarrasDenoiser', 'sample_sigmas', 'karras_noisify', 'KarrasCB', 'karras_checkpoint_path',
+           'load_karras', 'append_zero', 'sigmas_karras', 'check_sigmas', 'to_d', 'default_noise_sampler',
+           'sample_heun']
 
 # %% ../nbs/10_karras.ipynb #d2f1a5cb
 def edm_scalings(sigma, sigma_data:float):
@@ -29,36 +29,39 @@ def edm_scalings(sigma, sigma_data:float):
     return c_skip, c_out, c_in, c_noise
 
 # %% ../nbs/10_karras.ipynb #0b4bdfce
-def _per_item(sigma, x):
-    "`sigma` (a number, or one per item of `x`) as a float tensor of shape (N,), on `x`'s device."
+def _sigma_per_item(sigma, x):
+    "`sigma` (a number, or one per item of `x`) as a tensor of shape (N,) on `x`'s device. A number must be positive; a tensor is not checked here, which would cost a host sync per model call (the samplers check their schedule once)."
+    if not isinstance(sigma, torch.Tensor) and not sigma > 0: raise ValueError(f"sigma must be positive, got {sigma}: D(x, 0) is x itself, call the denoiser only at noise levels above 0")
     sigma = torch.as_tensor(sigma, dtype=x.dtype if x.is_floating_point() else None, device=x.device)
     if sigma.ndim == 0: sigma = sigma.expand(len(x))
     if sigma.shape != (len(x),): raise ValueError(f"sigma must be a number or have one value per item, shape ({len(x)},); got shape {tuple(sigma.shape)}")
-    if (sigma <= 0).any(): raise ValueError("sigma must be positive: D(x, 0) is x itself, call the denoiser only at noise levels above 0")
     return sigma
 
-def _bcast(c, x): return c.reshape(-1, *[1] * (x.ndim - 1))
-
 class KarrasDenoiser(nn.Module):
-    "EDM's preconditioned denoiser `D(x, sigma) = c_skip x + c_out net(c_in x, c_noise)` around a network `net(x, t)`."
+    "EDM's preconditioned denoiser `D(x, sigma, **extra_args) = c_skip x + c_out net(c_in x, c_noise, **extra_args)` around a network `net(x, t)`."
     def __init__(self, net:nn.Module, sigma_data:float):
         super().__init__()
         if not sigma_data > 0: raise ValueError(f"sigma_data must be positive (the data's standard deviation, about 0.66 for Fashion-MNIST in [-1, 1]), got {sigma_data}")
         self.net, self.sigma_data = net, float(sigma_data)
 
-    def forward(self, x, sigma):
-        "The denoised estimate of `x`, noisy at level `sigma` (a number or one per item)."
-        sigma = _per_item(sigma, x)
-        c_skip, c_out, c_in, c_noise = edm_scalings(sigma, self.sigma_data)
-        f = self.net(_bcast(c_in, x) * x, c_noise)
-        return _bcast(c_skip, x) * x + _bcast(c_out, x) * f.to(x.dtype)
+    @property
+    def spec(self) -> dict:
+        "How to rebuild this denoiser: its network's spec nested inside, and sigma_data (lesson 04a's format). It names the exported class, which a notebook's own copy (in `__main__`) could not."
+        return {'factory': 'miniai.karras.KarrasDenoiser', 'kwargs': {'net': spec_of(self.net), 'sigma_data': self.sigma_data}}
+
+    def forward(self, x, sigma, **extra_args):
+        "The denoised estimate of `x`, noisy at level `sigma` (a number or one per item); `extra_args` (e.g. class labels `c`) go to the network."
+        sigma = _sigma_per_item(sigma, x)
+        c_skip, c_out, c_in, c_noise = (append_dims(c, x.ndim) for c in edm_scalings(sigma, self.sigma_data))
+        f = self.net(c_in * x, c_noise.flatten(), **extra_args)
+        return c_skip * x + c_out * f.to(x.dtype)
 
     def target(self, x0, noise, sigma):
         "The network's training target for clean `x0` noised by `noise` at level `sigma`: (x0 - c_skip x)/c_out."
-        sigma = _per_item(sigma, x0)
-        c_skip, c_out, _, _ = edm_scalings(sigma, self.sigma_data)
-        x = x0 + _bcast(sigma, x0) * noise
-        return (x0 - _bcast(c_skip, x0) * x) / _bcast(c_out, x0)
+        sigma = _sigma_per_item(sigma, x0)
+        c_skip, c_out, _, _ = (append_dims(c, x0.ndim) for c in edm_scalings(sigma, self.sigma_data))
+        x = x0 + append_dims(sigma, x0.ndim) * noise
+        return (x0 - c_skip * x) / c_out
 
 # %% ../nbs/10_karras.ipynb #26ff87ee
 def sample_sigmas(n:int, p_mean:float=-1.2, p_std:float=1.2, generator=None, device=None, dtype=None):
@@ -72,78 +75,85 @@ def karras_noisify(x0:torch.Tensor, sigma_data:float, p_mean:float=-1.2, p_std:f
     "A training batch from clean images `x0`: ((c_in x, c_noise), target) for x = x0 + sigma eps with log-normal sigma."
     sigma = sample_sigmas(len(x0), p_mean, p_std, generator=generator, device=x0.device, dtype=x0.dtype)
     noise = random_tensor(x0.shape, generator, x0.device, torch.randn, x0.dtype)
-    c_skip, c_out, c_in, c_noise = (_bcast(c, x0) for c in edm_scalings(sigma, sigma_data))
-    x = x0 + _bcast(sigma, x0) * noise
+    c_skip, c_out, c_in, c_noise = (append_dims(c, x0.ndim) for c in edm_scalings(sigma, sigma_data))
+    x = x0 + append_dims(sigma, x0.ndim) * noise
     return (c_in * x, c_noise.flatten()), (x0 - c_skip * x) / c_out
 
 class KarrasCB(NoisingCB):
-    "Replace each batch `(x0, ...)` by EDM training data for the network, `(c_in x, c_noise, target)`; validation noise is the same every epoch (lesson 08's `NoisingCB`)."
-    def __init__(self, sigma_data:float, p_mean:float=-1.2, p_std:float=1.2, generator=None, valid_seed:int=0):
+    "Replace each batch `(x0, labels)` by EDM training data for the network, `(c_in x, c_noise, target)` (a lesson 06a `NoisingCB`: seeded validation noise, labels passed on as `label_arg` if given)."
+    def __init__(self, sigma_data:float, p_mean:float=-1.2, p_std:float=1.2, generator=None, valid_seed:int=0, **kwargs):
         if not sigma_data > 0: raise ValueError(f"sigma_data must be positive (the data's standard deviation), got {sigma_data}")
-        super().__init__(generator, valid_seed)
+        super().__init__(generator, valid_seed, **kwargs)
         self.sigma_data, self.p_mean, self.p_std = sigma_data, p_mean, p_std
-    def before_batch(self, learn):
-        x0 = learn.batch[0]
-        (x_in, c_noise), target = karras_noisify(x0, self.sigma_data, self.p_mean, self.p_std, self.batch_generator(learn, x0))
-        learn.batch = (x_in, c_noise, target)
-
-def karras_learner(net:nn.Module, dls, sigma_data:float, total_steps:int, lr:float=3e-3, weight_decay:float=0.01,
-                   p_mean:float=-1.2, p_std:float=1.2, mixed_precision:bool|None=None, device=None, generator=None, cbs=()) -> Learner:
-    "A Learner that trains `net(c_in x, c_noise)` as the network of a `KarrasDenoiser`: MSE on its target, fused AdamW, one-cycle over `total_steps`, bf16 autocast (default: on GPUs)."
-    device = torch.device(def_device if device is None else device)
-    if mixed_precision is None: mixed_precision = device.type == 'cuda'
-    sched = BatchSchedCB(partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=lr, total_steps=total_steps))
-    cbs = [TrainCB(n_inp=2), DeviceCB(device), KarrasCB(sigma_data, p_mean, p_std, generator), MetricsCB(), sched,
-           *([MixedPrecisionCB()] if mixed_precision else []), *cbs]
-    return Learner(net, dls, F.mse_loss, lr=lr, cbs=cbs, opt_func=fast_opt(torch.optim.AdamW, device, weight_decay=weight_decay))
+    def noisify(self, x0, generator): return karras_noisify(x0, self.sigma_data, self.p_mean, self.p_std, generator)
 
 # %% ../nbs/10_karras.ipynb #d907631e
 def karras_checkpoint_path(mode:str|None=None) -> Path:
     "Where lesson 10 saves its denoiser for `mode` (default: the current run mode): `data_dir()/checkpoints/10_karras_{mode}.pt`."
     return data_dir('checkpoints', f'10_karras_{mode or run_mode()}.pt')
 
-def save_karras(denoiser:KarrasDenoiser, path, **info) -> Path:
-    "Save `denoiser` as its network's state_dict, the spec that rebuilds the network, sigma_data, and `info` (numbers and strings)."
-    net = denoiser.net
-    spec = getattr(net, 'spec', None)
-    if spec is None:
-        if not hasattr(net, 'kwargs'): raise ValueError(f"cannot save a {type(net).__name__} without knowing how to rebuild it: give it a `spec` (miniai.accel.spec_model) or a `kwargs` dict of its constructor arguments")
-        spec = model_spec(type(net), **net.kwargs)
-    _check_plain(info, 'info')    # numbers, strings, lists and dicts only: what weights_only=True can load
-    ckpt = {'spec': spec, 'model': {k: v.detach().cpu() for k, v in net.state_dict().items()},
-            'sigma_data': float(denoiser.sigma_data), 'info': dict(info)}
-    path = Path(path)
-    _atomic_save(ckpt, path)      # lesson 04's saver: never leaves half a file at `path`
-    return path
+def load_karras(path, device=None, ema:bool=False) -> KarrasDenoiser:
+    "The denoiser lesson 10 saved at `path` (lesson 04a's `load_model`), in eval mode on `device`; with `ema`, its averaged weights."
+    return load_model(path, expect=KarrasDenoiser, device=def_device if device is None else device, ema=ema,
+                      hint="run lesson 10 (MINIAI_MODE=<mode> bash scripts/lesson.sh 10, or nbs/10_karras.ipynb) in this run mode to train and save one")
 
-def load_karras(path, device=None) -> KarrasDenoiser:
-    "The denoiser saved by `save_karras` at `path` (loaded with weights_only=True), in eval mode on `device`; its `info` as `.info`."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"no denoiser at {path}: run lesson 10 (nbs/10_karras.ipynb) in this run mode to train and save one")
-    ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    net = build_model(ckpt['spec'])
-    net.load_state_dict(ckpt['model'])
-    den = KarrasDenoiser(net, ckpt['sigma_data']).eval()
-    den.info = ckpt['info']
-    return den.to(def_device if device is None else device)
+# %% ../nbs/10_karras.ipynb #03ebb9ef
+def append_zero(x):
+    "The 1-D tensor of sigmas `x` with a final 0 appended."
+    return torch.cat([x, x.new_zeros([1])])
 
-# %% ../nbs/10_karras.ipynb #42ef23af
+def sigmas_karras(n:int, sigma_min:float, sigma_max:float, rho:float=7., device='cpu', dtype=None):
+    "`n` noise levels from `sigma_max` to `sigma_min`, evenly spaced in sigma^(1/rho) (Karras et al. 2022, eq. 5), then a final 0."
+    if n < 1: raise ValueError(f"n={n}: a schedule needs at least one noise level")
+    if not 0 < sigma_min <= sigma_max: raise ValueError(f"expected 0 < sigma_min <= sigma_max, got sigma_min={sigma_min}, sigma_max={sigma_max}")
+    ramp = torch.linspace(0, 1, n, dtype=torch.float64)
+    hi, lo = sigma_max ** (1/rho), sigma_min ** (1/rho)
+    return append_zero((hi + ramp * (lo - hi)) ** rho).to(device=device, dtype=dtype or torch.get_default_dtype())
+
+# %% ../nbs/10_karras.ipynb #58553155
+def check_sigmas(sigmas):
+    "Raise a ValueError unless `sigmas` is a 1-D tensor of positive, strictly decreasing noise levels ending in 0."
+    if not isinstance(sigmas, torch.Tensor) or sigmas.ndim != 1 or len(sigmas) < 2:
+        raise ValueError(f"sigmas must be a 1-D tensor of at least 2 noise levels ending in 0, got {sigmas!r}")
+    if sigmas[-1] != 0: raise ValueError(f"sigmas must end in 0 (add it with `append_zero`), but the last is {sigmas[-1].item():g}")
+    if (sigmas[:-1] <= 0).any(): raise ValueError(f"sigmas must be positive before the final 0, got {sigmas.tolist()}")
+    up = (sigmas[1:] >= sigmas[:-1]).nonzero()
+    if len(up):
+        i = int(up[0])
+        raise ValueError(f"sigmas must be strictly decreasing, but sigmas[{i}] = {sigmas[i].item():g} and sigmas[{i+1}] = {sigmas[i+1].item():g}")
+
+def to_d(x, sigma, denoised):
+    "The slope dx/dsigma of the probability-flow ODE: from the denoised estimate to `x`, per unit of sigma."
+    return (x - denoised) / sigma
+
+# %% ../nbs/10_karras.ipynb #d772c2de
+def default_noise_sampler(x, generator=None):
+    "A `noise_sampler(sigma, sigma_next)` that draws standard normal noise shaped like `x` from `generator` (on the generator's device, then moved to `x`'s)."
+    return lambda sigma, sigma_next: random_tensor(x.shape, generator, x.device, torch.randn, x.dtype)
+
+# %% ../nbs/10_karras.ipynb #e1d2d9c8
 @torch.no_grad()
-def sample_images(denoiser, n:int, sampler=sample_heun, steps:int=18, sigma_min:float=0.002, sigma_max:float=80., rho:float=7.,
-                  shape=(1, 32, 32), bs:int=256, generator=None, device=None, clamp:bool=True, **sampler_kwargs) -> torch.Tensor:
-    "`n` samples (on the CPU) of `denoiser` by `sampler` over `sigmas_karras(steps, sigma_min, sigma_max, rho)`, `bs` at a time; clamped to [-1, 1] if `clamp`."
-    if device is None:
-        p = next(denoiser.parameters(), None) if isinstance(denoiser, nn.Module) else None
-        device = p.device if p is not None else def_device
-    sigmas = sigmas_karras(steps, sigma_min, sigma_max, rho, device=device)
-    was_training = getattr(denoiser, 'training', False)
-    if was_training: denoiser.eval()
-    try:
-        out = []
-        for i in range(0, n, bs):
-            x = sigma_max * torch.randn(min(bs, n - i), *shape, generator=generator)
-            out.append(sampler(denoiser, x.to(device), sigmas, **sampler_kwargs).cpu())
-    finally:
-        if was_training: denoiser.train()
-    x = torch.cat(out)
-    return x.clamp(-1, 1) if clamp else x
+def sample_heun(model, x, sigmas, extra_args=None, callback=None, s_churn=0., s_tmin=0., s_tmax=float('inf'), s_noise=1., generator=None, noise_sampler=None):
+    "Heun's second-order method (EDM Algorithm 2): an Euler step, then the average of the slopes at both ends; 2n - 1 model calls for n steps. Churn noise comes from `generator` (or `noise_sampler`)."
+    check_sigmas(sigmas)
+    extra_args, s_in = extra_args or {}, x.new_ones([x.shape[0]])
+    noise_sampler = noise_sampler or default_noise_sampler(x, generator)
+    n = len(sigmas) - 1
+    for i in range(n):
+        sigma, sigma_next = sigmas[i], sigmas[i+1]
+        # Churn: raise the noise level to sigma_hat by adding fresh noise (gamma = 0 without churn)
+        gamma = min(s_churn / n, 2**0.5 - 1) if s_tmin <= sigma <= s_tmax else 0.
+        sigma_hat = sigma * (1 + gamma)
+        if gamma > 0: x = x + noise_sampler(sigma, sigma_hat) * s_noise * (sigma_hat**2 - sigma**2).sqrt()
+        # Euler step from sigma_hat to sigma_next
+        denoised = model(x, sigma_hat * s_in, **extra_args)
+        if callback: callback(dict(i=i, x=x, sigma=sigma, sigma_hat=sigma_hat, sigma_next=sigma_next, denoised=denoised))
+        d = to_d(x, sigma_hat, denoised)
+        dt = sigma_next - sigma_hat
+        if sigma_next == 0: x = x + d * dt       # the last step stays Euler: there is no slope at sigma = 0
+        else:
+            # Second-order correction: redo the step with the average of the slopes at both ends
+            x_euler = x + d * dt
+            d_next = to_d(x_euler, sigma_next, model(x_euler, sigma_next * s_in, **extra_args))
+            x = x + (d + d_next) / 2 * dt
+    return x

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import *
 from .learner import *
-from .cosine import NoisingCB
+from .diffusion import NoisingCB, append_dims
 
 # %% auto #0
 __all__ = ['logit', 'noise_levels_batch', 'NoiseLevelCB', 'no_time', 'clamped_abar_estimate']
@@ -21,7 +21,7 @@ def noise_levels_batch(x0:torch.Tensor, a_min:float=1e-4, generator:torch.Genera
     "(x, abar): each image of `x0` noised as sqrt(abar) x0 + sqrt(1 - abar) eps with its own abar ~ U(a_min, 1 - a_min), shape (N,)."
     a = a_min + (1 - 2 * a_min) * random_tensor((len(x0),), generator, x0.device, dtype=x0.dtype)
     eps = random_tensor(x0.shape, generator, x0.device, torch.randn, x0.dtype)
-    ab = a.reshape(-1, *[1] * (x0.ndim - 1))
+    ab = append_dims(a, x0.ndim)
     return ab.sqrt() * x0 + (1 - ab).sqrt() * eps, a
 
 class NoiseLevelCB(NoisingCB):
@@ -30,10 +30,9 @@ class NoiseLevelCB(NoisingCB):
         if target not in ('logit', 'abar'): raise ValueError(f"target must be 'logit' or 'abar', got {target!r}")
         super().__init__(generator, valid_seed)
         self.target, self.a_min = target, a_min
-    def before_batch(self, learn):
-        x0 = learn.batch[0]
-        x, a = noise_levels_batch(x0, self.a_min, self.batch_generator(learn, x0))
-        learn.batch = (x, (logit(a) if self.target == 'logit' else a)[:, None])
+    def noisify(self, x0, generator):
+        x, a = noise_levels_batch(x0, self.a_min, generator)
+        return (x,), (logit(a) if self.target == 'logit' else a)[:, None]
 
 # %% ../nbs/09_no_t.ipynb #9a88e46a
 def no_time(t:torch.Tensor) -> torch.Tensor:

@@ -5,105 +5,51 @@
 # %% ../nbs/11_samplers.ipynb #67b1944f
 from __future__ import annotations
 import math
-import numpy as np, torch
+import numpy as np, torch, torch.nn as nn
+from .core import random_tensor
+from .diffusion import GaussianMixture, append_dims
+from .karras import append_zero, sigmas_karras, check_sigmas, to_d, default_noise_sampler, sample_heun
 
 # %% auto #0
-__all__ = ['GaussianMixture', 'append_zero', 'sigmas_karras', 'check_sigmas', 'to_d', 'sample_euler', 'get_ancestral_step',
-           'default_noise_sampler', 'sample_euler_ancestral', 'sample_heun', 'lms_coefficient', 'sample_lms',
-           'sample_dpmpp_2m', 'count_calls']
+__all__ = ['sample_euler', 'EpsDenoiser', 'VelocityDenoiser', 'get_ancestral_step', 'sample_euler_ancestral', 'lms_coefficient',
+           'sample_lms', 'sample_dpmpp_2m', 'count_calls']
 
-# %% ../nbs/11_samplers.ipynb #669f9d1b
-class GaussianMixture:
-    "A mixture of isotropic Gaussians: exact samples, the density of x0 + sigma eps, and the exact denoiser E[x0 | x0 + sigma eps]."
-    def __init__(self, means, stds, weights=None, dtype=torch.float64):
-        self.means = torch.as_tensor(means, dtype=dtype)
-        if self.means.ndim != 2: raise ValueError(f"means must have shape (K, dim), got {tuple(self.means.shape)}")
-        k = len(self.means)
-        self.stds = torch.as_tensor(stds, dtype=dtype).expand(k).clone()
-        if (self.stds <= 0).any(): raise ValueError(f"every component std must be positive, got {self.stds.tolist()}")
-        w = torch.ones(k, dtype=dtype) if weights is None else torch.as_tensor(weights, dtype=dtype)
-        if w.shape != (k,) or (w < 0).any() or w.sum() <= 0: raise ValueError(f"weights must be {k} non-negative numbers, got {w.tolist()}")
-        self.weights = w / w.sum()
-
-    @property
-    def dim(self): return self.means.shape[1]
-
-    def sample(self, n:int, generator=None, return_labels:bool=False):
-        "`n` samples of shape (n, dim), and their component labels if `return_labels`."
-        labels = torch.multinomial(self.weights, n, replacement=True, generator=generator)
-        x = self.means[labels] + self.stds[labels, None] * torch.randn(n, self.dim, generator=generator, dtype=self.means.dtype)
-        return (x, labels) if return_labels else x
-
-    def _component_log_probs(self, x, sigma):
-        "log(w_k N(x; mu_k, (s_k^2 + sigma^2) I)), shape (N, K), and the variances s_k^2 + sigma^2."
-        if x.ndim != 2 or x.shape[1] != self.dim: raise ValueError(f"expected points of shape (N, {self.dim}), got {tuple(x.shape)}")
-        sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
-        if sigma.ndim <= 1: sigma = sigma.reshape(-1, 1)                    # a number or one per point: a column
-        var = self.stds.to(x)**2 + sigma**2                                  # (N or 1, K)
-        sq_dist = ((x[:, None, :] - self.means.to(x))**2).sum(-1)            # (N, K)
-        return self.weights.to(x).log() - self.dim/2 * torch.log(2*math.pi*var) - sq_dist / (2*var), var
-
-    def log_prob(self, x, sigma=0.):
-        "Log density of x0 + sigma eps at the points `x` (N, dim)."
-        return self._component_log_probs(x, sigma)[0].logsumexp(-1)
-
-    def responsibilities(self, x, sigma=0.):
-        "P(component k | x0 + sigma eps = x), shape (N, K)."
-        return self._component_log_probs(x, sigma)[0].softmax(-1)
-
-    def denoiser(self, x, sigma):
-        "The exact posterior mean E[x0 | x0 + sigma eps = x]; `sigma` a number, or one per point."
-        log_p, var = self._component_log_probs(x, sigma)
-        resp = log_p.softmax(-1)                                              # which component: (N, K)
-        mu = self.means.to(x)
-        within = mu + (self.stds.to(x)**2 / var)[..., None] * (x[:, None] - mu)   # where within each: (N, K, dim)
-        return (resp[..., None] * within).sum(1)
-
-    __call__ = denoiser
-
-# %% ../nbs/11_samplers.ipynb #0e453a7d
-def append_zero(x):
-    "The 1-D tensor of sigmas `x` with a final 0 appended."
-    return torch.cat([x, x.new_zeros([1])])
-
-def sigmas_karras(n:int, sigma_min:float, sigma_max:float, rho:float=7., device='cpu', dtype=None):
-    "`n` noise levels from `sigma_max` to `sigma_min`, evenly spaced in sigma^(1/rho) (Karras et al. 2022, eq. 5), then a final 0."
-    if n < 1: raise ValueError(f"n={n}: a schedule needs at least one noise level")
-    if not 0 < sigma_min <= sigma_max: raise ValueError(f"expected 0 < sigma_min <= sigma_max, got sigma_min={sigma_min}, sigma_max={sigma_max}")
-    ramp = torch.linspace(0, 1, n, dtype=torch.float64)
-    hi, lo = sigma_max ** (1/rho), sigma_min ** (1/rho)
-    return append_zero((hi + ramp * (lo - hi)) ** rho).to(device=device, dtype=dtype or torch.get_default_dtype())
-
-# %% ../nbs/11_samplers.ipynb #d912f476
-def check_sigmas(sigmas):
-    "Raise a ValueError unless `sigmas` is a 1-D tensor of positive, strictly decreasing noise levels ending in 0."
-    if not isinstance(sigmas, torch.Tensor) or sigmas.ndim != 1 or len(sigmas) < 2:
-        raise ValueError(f"sigmas must be a 1-D tensor of at least 2 noise levels ending in 0, got {sigmas!r}")
-    if sigmas[-1] != 0: raise ValueError(f"sigmas must end in 0 (add it with `append_zero`), but the last is {sigmas[-1].item():g}")
-    if (sigmas[:-1] <= 0).any(): raise ValueError(f"sigmas must be positive before the final 0, got {sigmas.tolist()}")
-    up = (sigmas[1:] >= sigmas[:-1]).nonzero()
-    if len(up):
-        i = int(up[0])
-        raise ValueError(f"sigmas must be strictly decreasing, but sigmas[{i}] = {sigmas[i].item():g} and sigmas[{i+1}] = {sigmas[i+1].item():g}")
-
-def to_d(x, sigma, denoised):
-    "The slope dx/dsigma of the probability-flow ODE: from the denoised estimate to `x`, per unit of sigma."
-    return (x - denoised) / sigma
-
-def _per_item(sigma, x): return sigma * x.new_ones([x.shape[0]])
-
+# %% ../nbs/11_samplers.ipynb #87d77b74
 @torch.no_grad()
-def sample_euler(model, x, sigmas, callback=None):
+def sample_euler(model, x, sigmas, extra_args=None, callback=None):
     "Euler's method on the probability-flow ODE: one model call per step."
     check_sigmas(sigmas)
+    extra_args, s_in = extra_args or {}, x.new_ones([x.shape[0]])
     for i in range(len(sigmas) - 1):
         sigma, sigma_next = sigmas[i], sigmas[i+1]
-        denoised = model(x, _per_item(sigma, x))
+        denoised = model(x, sigma * s_in, **extra_args)
         if callback: callback(dict(i=i, x=x, sigma=sigma, sigma_hat=sigma, sigma_next=sigma_next, denoised=denoised))
         x = x + to_d(x, sigma, denoised) * (sigma_next - sigma)
     return x
 
-# %% ../nbs/11_samplers.ipynb #27e987d7
+# %% ../nbs/11_samplers.ipynb #0e453a7d
+class EpsDenoiser(nn.Module):
+    "An eps-model on the cosine schedule, `model(x_t, time_input(t), **extra_args)` with x_t = sqrt(abar) x0 + sqrt(1 - abar) eps (lessons 08, 09), as a denoiser D(x, sigma): abar = 1/(1 + sigma^2), t = (2/pi) atan(sigma), D = x - sigma eps."
+    def __init__(self, model, time_input=None):
+        super().__init__()
+        self.model, self.time_input = model, time_input
+    def forward(self, x, sigma, **extra_args):
+        t = torch.atan(sigma) * (2 / math.pi)
+        abar = append_dims(1 / (1 + sigma**2), x.ndim)
+        eps = self.model(x * abar.sqrt(), t if self.time_input is None else self.time_input(t), **extra_args)
+        return x - append_dims(sigma, x.ndim) * eps.to(x.dtype)
+
+class VelocityDenoiser(nn.Module):
+    "A rectified-flow velocity model `model(x_t, t, **extra_args)` (x_t = (1 - t) x0 + t z, v = z - x0) as a denoiser D(x, sigma): t = sigma/(1 + sigma), x_t = x/(1 + sigma), D = x_t - t v."
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+    def forward(self, x, sigma, **extra_args):
+        t = sigma / (1 + sigma)
+        x_t = x / append_dims(1 + sigma, x.ndim)
+        return x_t - append_dims(t, x.ndim) * self.model(x_t, t, **extra_args).to(x.dtype)
+
+# %% ../nbs/11_samplers.ipynb #d912f476
 def get_ancestral_step(sigma, sigma_next, eta=1.):
     "Split a step from `sigma` to `sigma_next` into a deterministic step to `sigma_down` and fresh noise of size `sigma_up`."
     sigma, sigma_next = torch.as_tensor(sigma), torch.as_tensor(sigma_next)
@@ -112,52 +58,23 @@ def get_ancestral_step(sigma, sigma_next, eta=1.):
     sigma_down = (sigma_next**2 - sigma_up**2).sqrt()
     return sigma_down, sigma_up
 
-def default_noise_sampler(x, generator=None):
-    "A `noise_sampler(sigma, sigma_next)` that draws standard normal noise shaped like `x` from `generator` (on `x`'s device)."
-    return lambda sigma, sigma_next: torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-
 @torch.no_grad()
-def sample_euler_ancestral(model, x, sigmas, eta=1., noise_sampler=None, callback=None):
-    "Ancestral sampling: an Euler step down to `sigma_down`, then fresh noise back up to `sigma_next`. One model call per step; `eta=0` is Euler."
+def sample_euler_ancestral(model, x, sigmas, extra_args=None, callback=None, eta=1., generator=None, noise_sampler=None):
+    "Ancestral sampling: an Euler step down to `sigma_down`, then fresh noise (from `generator`) back up to `sigma_next`. One model call per step; `eta=0` is Euler."
     check_sigmas(sigmas)
     if eta < 0: raise ValueError(f"eta={eta}: expected eta >= 0 (0 is deterministic, 1 a full ancestral step)")
-    noise_sampler = noise_sampler or default_noise_sampler(x)
+    extra_args, s_in = extra_args or {}, x.new_ones([x.shape[0]])
+    noise_sampler = noise_sampler or default_noise_sampler(x, generator)
     for i in range(len(sigmas) - 1):
         sigma, sigma_next = sigmas[i], sigmas[i+1]
-        denoised = model(x, _per_item(sigma, x))
+        denoised = model(x, sigma * s_in, **extra_args)
         if callback: callback(dict(i=i, x=x, sigma=sigma, sigma_hat=sigma, sigma_next=sigma_next, denoised=denoised))
         sigma_down, sigma_up = get_ancestral_step(sigma, sigma_next, eta)
         x = x + to_d(x, sigma, denoised) * (sigma_down - sigma)
         if sigma_next > 0: x = x + noise_sampler(sigma, sigma_next) * sigma_up
     return x
 
-# %% ../nbs/11_samplers.ipynb #4228287e
-@torch.no_grad()
-def sample_heun(model, x, sigmas, s_churn=0., s_tmin=0., s_tmax=float('inf'), s_noise=1., noise_sampler=None, callback=None):
-    "Heun's second-order method (EDM Algorithm 2): an Euler step, then the average of the slopes at both ends; 2n - 1 model calls for n steps."
-    check_sigmas(sigmas)
-    noise_sampler = noise_sampler or default_noise_sampler(x)
-    n = len(sigmas) - 1
-    for i in range(n):
-        sigma, sigma_next = sigmas[i], sigmas[i+1]
-        # Churn: raise the noise level to sigma_hat by adding fresh noise (gamma = 0 without churn)
-        gamma = min(s_churn / n, 2**0.5 - 1) if s_tmin <= sigma <= s_tmax else 0.
-        sigma_hat = sigma * (1 + gamma)
-        if gamma > 0: x = x + noise_sampler(sigma, sigma_hat) * s_noise * (sigma_hat**2 - sigma**2).sqrt()
-        # Euler step from sigma_hat to sigma_next
-        denoised = model(x, _per_item(sigma_hat, x))
-        if callback: callback(dict(i=i, x=x, sigma=sigma, sigma_hat=sigma_hat, sigma_next=sigma_next, denoised=denoised))
-        d = to_d(x, sigma_hat, denoised)
-        dt = sigma_next - sigma_hat
-        if sigma_next == 0: x = x + d * dt       # the last step stays Euler: there is no slope at sigma = 0
-        else:
-            # Second-order correction: redo the step with the average of the slopes at both ends
-            x_euler = x + d * dt
-            d_next = to_d(x_euler, sigma_next, model(x_euler, _per_item(sigma_next, x)))
-            x = x + (d + d_next) / 2 * dt
-    return x
-
-# %% ../nbs/11_samplers.ipynb #7796b200
+# %% ../nbs/11_samplers.ipynb #0b362dd1
 def lms_coefficient(order, sigmas, i, j):
     "Integral over [sigmas[i], sigmas[i+1]] of the Lagrange basis polynomial that is 1 at sigmas[i-j] and 0 at the other points sigmas[i], ..., sigmas[i-order+1]."
     t = np.asarray(sigmas, dtype=np.float64)
@@ -170,15 +87,16 @@ def lms_coefficient(order, sigmas, i, j):
     return float((b - a) / 2 * (weights * basis).sum())
 
 @torch.no_grad()
-def sample_lms(model, x, sigmas, order=4, callback=None):
+def sample_lms(model, x, sigmas, extra_args=None, callback=None, order=4):
     "Linear multistep: integrate the polynomial through the last `order` slopes over each step. One model call per step."
     check_sigmas(sigmas)
+    extra_args, s_in = extra_args or {}, x.new_ones([x.shape[0]])
     if order < 1: raise ValueError(f"order={order}: expected an order of at least 1")
     sigmas_np = sigmas.detach().cpu().double().numpy()
     ds = []
     for i in range(len(sigmas) - 1):
         sigma, sigma_next = sigmas[i], sigmas[i+1]
-        denoised = model(x, _per_item(sigma, x))
+        denoised = model(x, sigma * s_in, **extra_args)
         if callback: callback(dict(i=i, x=x, sigma=sigma, sigma_hat=sigma, sigma_next=sigma_next, denoised=denoised))
         ds = (ds + [to_d(x, sigma, denoised)])[-order:]      # the last `order` slopes, oldest first
         cur_order = len(ds)                                   # fewer at the start: orders 1, 2, ... up to `order`
@@ -186,15 +104,16 @@ def sample_lms(model, x, sigmas, order=4, callback=None):
         x = x + sum(c * d for c, d in zip(coeffs, reversed(ds)))
     return x
 
-# %% ../nbs/11_samplers.ipynb #56e1f405
+# %% ../nbs/11_samplers.ipynb #f2a4aca9
 @torch.no_grad()
-def sample_dpmpp_2m(model, x, sigmas, callback=None):
+def sample_dpmpp_2m(model, x, sigmas, extra_args=None, callback=None):
     "DPM-Solver++(2M): exact integration in t = -log(sigma), with the denoised estimate extrapolated from the last two steps. One model call per step."
     check_sigmas(sigmas)
+    extra_args, s_in = extra_args or {}, x.new_ones([x.shape[0]])
     old_denoised, h_last = None, None
     for i in range(len(sigmas) - 1):
         sigma, sigma_next = sigmas[i], sigmas[i+1]
-        denoised = model(x, _per_item(sigma, x))
+        denoised = model(x, sigma * s_in, **extra_args)
         if callback: callback(dict(i=i, x=x, sigma=sigma, sigma_hat=sigma, sigma_next=sigma_next, denoised=denoised))
         if sigma_next == 0: x = denoised                       # the jump to 0 returns the clean estimate
         else:
@@ -208,10 +127,10 @@ def sample_dpmpp_2m(model, x, sigmas, callback=None):
         old_denoised = denoised
     return x
 
-# %% ../nbs/11_samplers.ipynb #82a9044d
+# %% ../nbs/11_samplers.ipynb #e33b835b
 class count_calls:
-    "Wrap a denoiser so that `.calls` counts how often it is called: the NFE of a sampler."
+    "Wrap a denoiser so that `.calls` counts how often it is called: the NFE of a sampler. Extra arguments (labels) pass through."
     def __init__(self, model): self.model, self.calls = model, 0
-    def __call__(self, x, sigma):
+    def __call__(self, x, sigma, **extra_args):
         self.calls += 1
-        return self.model(x, sigma)
+        return self.model(x, sigma, **extra_args)
