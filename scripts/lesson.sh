@@ -3,6 +3,8 @@
 #   scripts/lesson.sh            # the default lesson, 01_datasets
 #   scripts/lesson.sh 05         # a lesson by number, or by name: scripts/lesson.sh 05_resnet
 #   MINIAI_MODE=quick|cpu|gpu scripts/lesson.sh 07   # force a run mode (default: gpu with CUDA, else cpu)
+#   scripts/lesson.sh 10 --publish   # then write the outputs into nbs/10_karras.ipynb with a record of the run (tools/publish.py);
+#                                    # only from a committed tree, so that the record's commit is the code that ran
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,14 +12,38 @@ bash scripts/setup.sh
 # several times slower (lesson 06 measured 186 s against 29 s). Passive waiting avoids that. Set it yourself to override.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 lesson=${1:-01_datasets}
+publish=0; [ "${2:-}" = --publish ] && publish=1
 lesson=${lesson%.ipynb}; lesson=${lesson#nbs/}
 matches=(nbs/${lesson}*.ipynb)
 if [ ! -f "${matches[0]}" ]; then echo "no lesson matches '$lesson'; the lessons are:"; ls nbs/[0-9]*.ipynb; exit 2; fi
 nb=${matches[0]}
 mkdir -p data/runs
-out=data/runs/$(basename "$nb")
 mode=$(.venv/bin/python -c "from miniai.core import run_mode; print(run_mode())")
-echo "== running $nb in $mode mode -> $out"
-start=$(date +%s)
-(cd nbs && ../.venv/bin/exec_nb "../$nb" --dest "../$out" --exc_stop)
-echo "== $nb finished in $(( $(date +%s) - start ))s; executed notebook: $out"
+source scripts/lessons.sh
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ $publish = 1 ]; then
+  [ "$mode" = quick ] && { echo "--publish: lessons carry the outputs of cpu- or gpu-mode runs, not quick mode"; exit 2; }
+  [ -n "$(git status --porcelain -- nbs miniai settings.ini 2>/dev/null)" ] && { echo "--publish: commit your changes first (the record names the commit the outputs come from)"; exit 2; }
+fi
+device=$(.venv/bin/python -c "import os, platform, torch; from miniai.core import def_device; print(torch.cuda.get_device_name() if def_device.type == 'cuda' else f'{os.cpu_count()}-core {platform.machine()} CPU')")
+run_one() {   # run_one NAME: execute nbs/NAME.ipynb into data/runs/, first running any lesson whose model it needs and lacks
+  local name=$1 need file maker
+  for need in $NEEDS; do
+    IFS=: read -r for_lesson file maker <<< "$need"
+    file=data/checkpoints/${file/MODE/$mode}
+    if [ "$for_lesson" = "$name" ] && [ ! -f "$file" ]; then
+      echo "== $name needs $file, which lesson $maker makes: running $maker first ($mode mode)"
+      run_one "$maker"
+    fi
+  done
+  echo "== running nbs/$name.ipynb in $mode mode -> data/runs/$name.ipynb"
+  local start=$(date +%s)
+  (cd nbs && ../.venv/bin/exec_nb "$name.ipynb" --dest "../data/runs/$name.ipynb" --exc_stop)
+  wall=$(( $(date +%s) - start ))
+  echo "== nbs/$name.ipynb finished in ${wall}s; executed notebook: data/runs/$name.ipynb"
+}
+run_one "$(basename "$nb" .ipynb)"
+if [ $publish = 1 ]; then
+  .venv/bin/python tools/publish.py "data/runs/$(basename "$nb")" "$nb" --mode "$mode" --wall "$wall" --device "$device" --commit "$commit"
+  .venv/bin/nbdev_clean --fname "$nb"
+fi

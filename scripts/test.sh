@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up (if needed), then run every test: each notebook under nbdev_test in quick mode (timed),
+# Set up (if needed), then run every test: each notebook under nbdev_test in quick mode (timed, in teaching order: scripts/lessons.sh),
 # then the plain pytest tests (library edges, README and notebook/library sync).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,9 @@ export MINIAI_MODE=quick
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 passed=0; failed=0; failures=""
 total_start=$(date +%s)
-for nb in nbs/index.ipynb nbs/[0-9]*.ipynb; do
+source scripts/lessons.sh
+for name in $LESSONS; do
+  nb=nbs/$name.ipynb
   start=$(date +%s)
   if .venv/bin/nbdev_test --path "$nb" --n_workers 0; then status=ok; passed=$((passed+1))
   else status=FAILED; failed=$((failed+1)); failures="$failures $nb"; fi

@@ -57,3 +57,32 @@ def test_every_lesson_can_install_itself_in_colab():
     for nb in sorted((ROOT/'nbs').glob('[0-9]*.ipynb')):
         first = ''.join(json.loads(nb.read_text())['cells'][0]['source'])
         assert 'google.colab' in first and 'pip' in first, f"{nb.name}: the first cell must install miniai in Colab"
+
+def test_every_notebook_is_in_the_teaching_order():
+    "scripts/lessons.sh lists each notebook exactly once, so the test command runs them all, in the order the course teaches them."
+    text = (ROOT/'scripts'/'lessons.sh').read_text()
+    listed = text.split('LESSONS="', 1)[1].split('"', 1)[0].split()
+    assert len(listed) == len(set(listed)), f"a lesson is listed twice in scripts/lessons.sh: {listed}"
+    on_disk = sorted(p.stem for p in (ROOT/'nbs').glob('*.ipynb'))
+    assert sorted(listed) == on_disk, f"scripts/lessons.sh and nbs/ disagree: missing {sorted(set(on_disk) - set(listed))}, extra {sorted(set(listed) - set(on_disk))}"
+    assert listed.index('07a_unet') < listed.index('07_ddpm') and listed.index('06a_diffusion') < listed.index('07a_unet')
+
+def test_published_outputs_match_their_code():
+    "A lesson with outputs carries a record of the cpu- or gpu-mode run that made them, and its code is still the code of that run."
+    sys.path.insert(0, str(ROOT/'tools'))
+    from publish import staleness
+    problems = [p for nb in sorted((ROOT/'nbs').glob('*.ipynb')) if (p := staleness(json.loads(nb.read_text()), nb.stem))]
+    assert not problems, '\n'.join(problems)
+
+def test_stale_outputs_are_caught():
+    "The check above can fail: outputs without a record, from quick mode, or from edited code are each named."
+    sys.path.insert(0, str(ROOT/'tools'))
+    from publish import staleness, code_hash, RECORD
+    nb = {'cells': [{'cell_type': 'code', 'source': ['x = 1'], 'outputs': [{'output_type': 'stream', 'text': ['1']}]}], 'metadata': {}}
+    assert 'no record' in staleness(nb, '10_karras')
+    nb['metadata'][RECORD] = dict(mode='cpu', code_hash=code_hash(nb), date='2026-12-01', commit='abc')
+    assert staleness(nb, '10_karras') is None
+    nb['cells'][0]['source'] = ['x = 2']
+    assert 'stale' in staleness(nb, '10_karras')
+    nb['metadata'][RECORD].update(mode='quick', code_hash=code_hash(nb))
+    assert 'quick' in staleness(nb, '10_karras')

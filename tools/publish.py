@@ -1,0 +1,57 @@
+"""Publish a real run of a lesson: copy the outputs of the executed notebook into the lesson in nbs/, with a record of the run.
+
+Usage (scripts/lesson.sh NN --publish does this for you):
+    python tools/publish.py data/runs/10_karras.ipynb nbs/10_karras.ipynb --mode cpu --wall 1410 --device "..." --commit abc1234
+The record goes into the notebook's metadata under `miniai_run` (allowed in settings.ini, so nbdev_clean keeps it): the run mode,
+device, commit, date, wall time and a hash of the code cells. tests/test_project.py fails when a lesson's outputs carry no record,
+come from quick mode, or no longer match its code (the hash), so outputs can never silently describe other code.
+"""
+import argparse, datetime, hashlib, json, sys
+from pathlib import Path
+
+RECORD = 'miniai_run'
+
+def code_cells(nb) -> list[str]: return [''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code']
+
+def code_hash(nb) -> str:
+    "sha256 of the notebook's code cells, in order: what the outputs were computed from."
+    return hashlib.sha256(json.dumps(code_cells(nb)).encode()).hexdigest()
+
+def has_outputs(nb) -> bool: return any(c.get('outputs') for c in nb['cells'] if c['cell_type'] == 'code')
+
+def staleness(nb, name:str) -> str|None:
+    "Why the outputs of `nb` cannot be trusted, or None if they carry a record of a real run of exactly this code."
+    if not has_outputs(nb): return None
+    rec = nb.get('metadata', {}).get(RECORD)
+    if not rec: return f"{name} has outputs but no record of the run that made them: publish it (scripts/lesson.sh {name[:3].rstrip('_')} --publish) or clear its outputs"
+    if rec.get('mode') not in ('cpu', 'gpu'): return f"{name}'s outputs come from a {rec.get('mode')}-mode run: only cpu- or gpu-mode runs are published"
+    if rec.get('code_hash') != code_hash(nb):
+        return (f"{name}'s outputs are stale: its code changed after the {rec['mode']}-mode run of {rec.get('date')} (commit {rec.get('commit')}); "
+                f"publish it again or clear its outputs")
+    return None
+
+def publish(run_path, lesson_path, mode:str, wall_s:float, device:str, commit:str):
+    run, lesson = (json.loads(Path(p).read_text()) for p in (run_path, lesson_path))
+    if mode not in ('cpu', 'gpu'): sys.exit(f"refusing to publish a {mode}-mode run: lessons carry the outputs of cpu- or gpu-mode runs only")
+    if code_cells(run) != code_cells(lesson):
+        sys.exit(f"{run_path} was run from other code than {lesson_path} has now: run the lesson again, then publish")
+    if any(o.get('output_type') == 'error' for c in run['cells'] for o in c.get('outputs', [])):
+        sys.exit(f"{run_path} stopped with an error: fix it and run again")
+    runs = iter(c for c in run['cells'] if c['cell_type'] == 'code')
+    for cell in lesson['cells']:
+        if cell['cell_type'] != 'code': continue
+        cell['outputs'] = next(runs).get('outputs', [])
+        cell['execution_count'] = None
+    lesson.setdefault('metadata', {})[RECORD] = dict(mode=mode, device=device, commit=commit, wall_s=round(wall_s),
+                                                     date=datetime.date.today().isoformat(), code_hash=code_hash(lesson))
+    Path(lesson_path).write_text(json.dumps(lesson, indent=1, ensure_ascii=False) + '\n')
+    size = Path(lesson_path).stat().st_size
+    print(f"published {run_path} into {lesson_path}: {mode} mode, {device}, commit {commit}, {wall_s:.0f} s; notebook now {size / 1e3:.0f} kB")
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('run'); ap.add_argument('lesson')
+    ap.add_argument('--mode', required=True); ap.add_argument('--wall', type=float, required=True)
+    ap.add_argument('--device', required=True); ap.add_argument('--commit', required=True)
+    a = ap.parse_args()
+    publish(a.run, a.lesson, a.mode, a.wall, a.device, a.commit)
