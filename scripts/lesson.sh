@@ -39,11 +39,11 @@ run_one() {   # run_one NAME: execute nbs/NAME.ipynb into data/runs/, first runn
   echo "== running nbs/$name.ipynb in $mode mode -> data/runs/$name.ipynb"
   local start=$(date +%s)
   (cd nbs && ../.venv/bin/exec_nb "$name.ipynb" --dest "../data/runs/$name.ipynb" --exc_stop)
-  wall=$(( $(date +%s) - start ))
+  local wall=$(( $(date +%s) - start ))
   echo "== nbs/$name.ipynb finished in ${wall}s; executed notebook: data/runs/$name.ipynb"
+  if [ $publish = 1 ]; then   # every lesson this command ran, the ones it needed too
+    .venv/bin/python tools/publish.py "data/runs/$name.ipynb" "nbs/$name.ipynb" --mode "$mode" --wall "$wall" --device "$device" --commit "$commit"
+    .venv/bin/nbdev_clean --fname "nbs/$name.ipynb"
+  fi
 }
 run_one "$(basename "$nb" .ipynb)"
-if [ $publish = 1 ]; then
-  .venv/bin/python tools/publish.py "data/runs/$(basename "$nb")" "$nb" --mode "$mode" --wall "$wall" --device "$device" --commit "$commit"
-  .venv/bin/nbdev_clean --fname "$nb"
-fi
