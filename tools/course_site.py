@@ -21,6 +21,11 @@ def title(nb) -> str:
                 if line.startswith('# '): return line[2:].strip()
     return ''
 
+def _hidden(cell) -> bool:
+    "Cells a reader does not need on the site: `#| hide` cells (the Colab install, the final export) and the `#| default_exp` line."
+    src = ''.join(cell['source']).lstrip()
+    return cell['cell_type'] == 'code' and (src.startswith('#| hide') or (src.startswith('#| default_exp') and len(src.splitlines()) == 1))
+
 NB_LINK = re.compile(r'href="(?:\.\./)?(?:nbs/)?([0-9A-Za-z_]+)\.ipynb(#[^"]*)?"')
 
 def nav(names, titles, current) -> str:
@@ -45,8 +50,9 @@ def build(out=None) -> Path:
     nbs = {n: json.loads((ROOT/'nbs'/f'{n}.ipynb').read_text()) for n in names}
     titles = {n: title(nb) or n for n, nb in nbs.items()}
     exporter = HTMLExporter(template_name='lab')
+    import nbformat
     for n, nb in nbs.items():
-        import nbformat
+        nb = dict(nb, cells=[c for c in nb['cells'] if not _hidden(c)])
         body, _ = exporter.from_notebook_node(nbformat.reads(json.dumps(nb), as_version=4))
         body = NB_LINK.sub(lambda m: f'href="{m.group(1)}.html{m.group(2) or ""}"', body)
         page = nav(names, titles, n)
