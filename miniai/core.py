@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt
 
 # %% auto #0
 __all__ = ['MODES', 'def_device', 'run_mode', 'by_mode', 'env_var', 'default_device', 'to_device', 'to_cpu', 'set_seed',
-           'random_tensor', 'project_root', 'data_dir', 'shared_dir', 'throughput', 'show_image', 'subplots',
-           'show_images']
+           'random_tensor', 'project_root', 'data_dir', 'shared_dir', 'throughput', 'progress_quiet', 'progress',
+           'show_image', 'subplots', 'show_images']
 
 # %% ../nbs/00_core.ipynb #35dd5cc0
 MODES = ('quick', 'cpu', 'gpu')
@@ -127,6 +127,20 @@ def throughput(fn, n_items:int, repeats:int=3, warmup:int=1) -> float:
         fn(); _sync()
         best = min(best, time.perf_counter() - start)
     return n_items / best
+
+# %% ../nbs/00_core.ipynb #8c046e08
+def progress_quiet() -> bool:
+    "Whether progress bars stay silent: in quick mode (CI) and when the environment sets MINIAI_PROGRESS=0."
+    return run_mode() == 'quick' or os.environ.get('MINIAI_PROGRESS', '1') == '0'
+
+def progress(iterable=None, total:int|None=None, desc:str|None=None, leave:bool=True, quiet:bool|None=None, **kwargs):
+    "`iterable` (or a bar of `total` steps to `.update()`) with a tqdm progress bar: count, speed and time left; silent if `quiet` (default: `progress_quiet()`)."
+    import sys
+    from tqdm.auto import tqdm
+    file = kwargs.pop('file', sys.stderr)
+    interactive = getattr(file, 'isatty', lambda: False)() or 'ipykernel' in sys.modules
+    return tqdm(iterable, total=total, desc=desc, leave=leave, file=file, disable=progress_quiet() if quiet is None else quiet,
+                mininterval=0.5 if interactive else 30., dynamic_ncols=True, **kwargs)
 
 # %% ../nbs/00_core.ipynb #67e0a04d
 def _to_hwc(im):

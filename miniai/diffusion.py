@@ -172,7 +172,7 @@ def generate(sampler, model, n:int, shape=(1, 32, 32), batch_size:int=256, gener
     if isinstance(model, nn.Module): model.eval()
     try:
         out = []
-        for i in range(0, n, batch_size):
+        for i in progress(range(0, n, batch_size), desc=f'sampling {n:,} images', leave=False):
             j = min(i + batch_size, n)
             x = init_scale * random_tensor((j - i, *shape), generator, device, torch.randn)
             kw = dict(extra_args=_per_batch(extra_args, i, j, n)) if extra_args else {}

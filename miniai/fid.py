@@ -152,7 +152,7 @@ class ImageEval:
         "The feature vectors (N, d) of `images`, float64 on the CPU, computed in batches of `batch_size`."
         self.check(images)
         feats = torch.cat([self.feature_fn(self.prepare(images[i:i+self.batch_size])).to('cpu', torch.float64)
-                           for i in range(0, len(images), self.batch_size)])
+                           for i in progress(range(0, len(images), self.batch_size), desc=f'features of {len(images):,} images', leave=False)])
         if feats.ndim != 2 or len(feats) != len(images):
             raise ValueError(f"the feature function must return one vector per image, shape ({len(images)}, d), got {tuple(feats.shape)}")
         if not torch.isfinite(feats).all(): raise ValueError("the feature function returned NaN or infinite values")

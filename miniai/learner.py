@@ -249,10 +249,10 @@ class MetricsCB(Callback):
 
 # %% ../nbs/02_learner.ipynb #11655c49
 class ProgressCB(Callback):
-    "Live table and loss plot in Jupyter; plain lines per epoch elsewhere."
+    "A progress bar over each epoch's batches; a live table and loss plot in Jupyter, plain lines per epoch (and the plot at the end) elsewhere."
     order = MetricsCB.order + 1
-    def __init__(self, plot:bool=False, plot_every:int=20, live:bool|None=None):
-        self.plot, self.plot_every = plot, plot_every
+    def __init__(self, plot:bool=False, plot_every:int=20, live:bool|None=None, bar:bool|None=None):
+        self.plot, self.plot_every, self.bar = plot, plot_every, bar
         self.live = IN_NOTEBOOK if live is None else live
     def before_fit(self, learn):
         self.losses, self.val_losses, self.printed = [], [], 0
@@ -260,9 +260,14 @@ class ProgressCB(Callback):
         if self.live:
             from IPython.display import display, HTML
             self.handle = display(HTML(''), display_id=True)
+    def before_epoch(self, learn):
+        self.pbar = progress(total=len(learn.dl), desc=f"epoch {learn.epoch} {'train' if learn.training else 'valid'}",
+                             quiet=None if self.bar is None else not self.bar)
     def after_batch(self, learn):
+        self.pbar.update(1)
         if learn.training and self.plot: self.losses.append(learn.loss.detach())
         if self.live and learn.training and self.plot and (learn.iter % self.plot_every == 0): self._draw(learn)
+    def after_epoch(self, learn): self.pbar.close()
     def after_log(self, learn):
         m = learn.cb(MetricsCB)
         row = m.log[-1]
@@ -270,6 +275,13 @@ class ProgressCB(Callback):
         if self.live: self._draw(learn)
         else:
             print(' '.join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
+    def loss_figure(self):
+        "The training loss per batch and the validation loss per epoch, as a matplotlib figure."
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.plot(torch.stack(self.losses).float().cpu().numpy(), label='train (per batch)')
+        if self.val_losses: ax.plot(*zip(*self.val_losses), 'o-', label='valid (per epoch)')
+        ax.set_xlabel('batch'); ax.set_ylabel('loss'); ax.legend()
+        return fig
     def _draw(self, learn):
         import io, base64
         from IPython.display import HTML
@@ -281,19 +293,12 @@ class ProgressCB(Callback):
             for r in m.log: html += '<tr>' + ''.join(f"<td>{r[k]:.4f}</td>" if isinstance(r[k], float) else f"<td>{r[k]}</td>" for k in keys) + '</tr>'
             html += '</table>'
         if self.plot and self.losses:
-            fig, ax = plt.subplots(figsize=(6, 3))
-            ax.plot(torch.stack(self.losses).float().cpu().numpy(), label='train (per batch)')
-            if self.val_losses: ax.plot(*zip(*self.val_losses), 'o-', label='valid (per epoch)')
-            ax.set_xlabel('batch'); ax.set_ylabel('loss'); ax.legend()
+            fig = self.loss_figure()
             buf = io.BytesIO(); fig.savefig(buf, format='png', bbox_inches='tight'); plt.close(fig)
             html += f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}"/>'
         self.handle.update(HTML(html))
     def after_fit(self, learn):
-        if not self.live and self.plot and self.losses:
-            fig, ax = plt.subplots(figsize=(6, 3))
-            ax.plot(torch.stack(self.losses).float().cpu().numpy(), label='train (per batch)')
-            if self.val_losses: ax.plot(*zip(*self.val_losses), 'o-', label='valid (per epoch)')
-            ax.set_xlabel('batch'); ax.set_ylabel('loss'); ax.legend(); plt.show()
+        if not self.live and self.plot and self.losses: self.loss_figure(); plt.show()
 
 # %% ../nbs/02_learner.ipynb #beda07b5
 def conv_relu(ni:int, nf:int, ks:int=3, stride:int=2, relu:bool=True):

@@ -86,3 +86,22 @@ def test_stale_outputs_are_caught():
     assert 'stale' in staleness(nb, '10_karras')
     nb['metadata'][RECORD].update(mode='quick', code_hash=code_hash(nb))
     assert 'quick' in staleness(nb, '10_karras')
+
+def test_site_has_every_lesson_working_links_and_pictures(tmp_path):
+    "tools/course_site.py renders every notebook; each page lists all lessons, every relative link resolves, published pictures are embedded."
+    import re
+    sys.path.insert(0, str(ROOT/'tools'))
+    from course_site import build, lessons
+    out = build(tmp_path/'site')
+    names = lessons()
+    for name in names:
+        page = out/f'{name}.html'
+        assert page.is_file(), f"the site has no page for {name}"
+        text = page.read_text()
+        missing = [n for n in names if f'href="{n}.html"' not in text]
+        assert not missing, f"{name}.html lacks links to {missing}"
+        for href in re.findall(r'href="([^"#:]+)', text):
+            assert (out/href).is_file(), f"{name}.html links to {href}, which the site lacks"
+        nb = json.loads((ROOT/'nbs'/f'{name}.ipynb').read_text())
+        pictures = sum('image/png' in o.get('data', {}) for c in nb['cells'] for o in c.get('outputs', []))
+        assert text.count('data:image/png;base64') >= pictures, f"{name}.html embeds fewer pictures than its notebook's {pictures}"
