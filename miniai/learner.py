@@ -265,7 +265,7 @@ class ProgressCB(Callback):
                              quiet=None if self.bar is None else not self.bar)
     def after_batch(self, learn):
         self.pbar.update(1)
-        if learn.training and self.plot: self.losses.append(learn.loss.detach())
+        if learn.training: self.losses.append(learn.loss.detach())   # kept on the device: no host sync per batch
         if self.live and learn.training and self.plot and (learn.iter % self.plot_every == 0): self._draw(learn)
     def after_epoch(self, learn): self.pbar.close()
     def after_log(self, learn):
