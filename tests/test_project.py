@@ -87,6 +87,21 @@ def test_stale_outputs_are_caught():
     nb['metadata'][RECORD].update(mode='quick', code_hash=code_hash(nb))
     assert 'quick' in staleness(nb, '10_karras')
 
+def test_publishing_drops_progress_bars_only():
+    "tqdm redraws its bar with carriage returns, and a notebook's stream keeps every frame; publishing keeps the printed text and drops the frames."
+    sys.path.insert(0, str(ROOT/'tools'))
+    from publish import strip_progress
+    bars = ('sampling 500 images:   0%|          | 0/2 [00:00<?, ?it/s]\rsampling 500 images: 100%|##########| 2/2 [00:31<00:00, 15.90s/it]'
+            '\r                                    \r')
+    outs = [{'output_type': 'stream', 'name': 'stderr', 'text': [bars]},
+            {'output_type': 'stream', 'name': 'stdout', 'text': ['budget 10: done, 413s so far\n', 'FID 18.2\n']},
+            {'output_type': 'stream', 'name': 'stderr', 'text': [bars + '\nUserWarning: something real\n']},
+            {'output_type': 'display_data', 'data': {'image/png': 'abc'}}]
+    kept = strip_progress(outs)
+    assert [o['output_type'] for o in kept] == ['stream', 'stream', 'display_data']
+    assert kept[0]['text'] == 'budget 10: done, 413s so far\nFID 18.2\n'
+    assert 'UserWarning: something real' in kept[1]['text'] and '%|' not in kept[1]['text']
+
 def test_site_has_every_lesson_working_links_and_pictures(tmp_path):
     "tools/course_site.py renders every notebook; each page lists all lessons, every relative link resolves, published pictures are embedded."
     import re

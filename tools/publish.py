@@ -6,7 +6,7 @@ The record goes into the notebook's metadata under `miniai_run` (allowed in sett
 device, commit, date, wall time and a hash of the code cells. tests/test_project.py fails when a lesson's outputs carry no record,
 come from quick mode, or no longer match its code (the hash), so outputs can never silently describe other code.
 """
-import argparse, datetime, hashlib, json, sys
+import argparse, datetime, hashlib, json, re, sys
 from pathlib import Path
 
 RECORD = 'miniai_run'
@@ -30,6 +30,21 @@ def staleness(nb, name:str) -> str|None:
                 f"publish it again or clear its outputs")
     return None
 
+_BAR = re.compile(r'\d+%\|.*\|\s*\d+/\d+|\d+it \[|it/s\]|s/it\]')
+
+def strip_progress(outputs:list) -> list:
+    "`outputs` without tqdm's progress bars: in a notebook they are redrawn with carriage returns, and the stream keeps every frame. Other text stays."
+    kept = []
+    for o in outputs:
+        if o.get('output_type') == 'stream':
+            text = ''.join(o.get('text', ''))
+            lines = [seg for line in text.split('\n') for seg in [line.split('\r')[-1]] if not _BAR.search(line)]
+            text = '\n'.join(lines)
+            if not text.strip(): continue
+            o = {**o, 'text': text if text.endswith('\n') else text + '\n'}
+        kept.append(o)
+    return kept
+
 def publish(run_path, lesson_path, mode:str, wall_s:float, device:str, commit:str):
     run, lesson = (json.loads(Path(p).read_text()) for p in (run_path, lesson_path))
     if mode not in ('cpu', 'gpu'): sys.exit(f"refusing to publish a {mode}-mode run: lessons carry the outputs of cpu- or gpu-mode runs only")
@@ -40,7 +55,7 @@ def publish(run_path, lesson_path, mode:str, wall_s:float, device:str, commit:st
     runs = iter(c for c in run['cells'] if c['cell_type'] == 'code')
     for cell in lesson['cells']:
         if cell['cell_type'] != 'code': continue
-        cell['outputs'] = next(runs).get('outputs', [])
+        cell['outputs'] = strip_progress(next(runs).get('outputs', []))
         cell['execution_count'] = None
     lesson.setdefault('metadata', {})[RECORD] = dict(mode=mode, device=device, commit=commit, wall_s=round(wall_s),
                                                      date=datetime.date.today().isoformat(), code_hash=code_hash(lesson))
