@@ -102,6 +102,21 @@ def test_publishing_drops_progress_bars_only():
     assert kept[0]['text'] == 'budget 10: done, 413s so far\nFID 18.2\n'
     assert 'UserWarning: something real' in kept[1]['text'] and '%|' not in kept[1]['text']
 
+def test_publishing_shrinks_pictures_to_their_shown_size():
+    "The inline backend draws at twice the size it shows; publishing keeps the shown size, in 256 colours, so notebooks stay small."
+    import base64, io
+    from PIL import Image
+    sys.path.insert(0, str(ROOT/'tools'))
+    from publish import shrink_png
+    im = Image.new('RGB', (400, 200), 'white')
+    for x in range(0, 400, 7): im.paste((x % 256, 90, 255 - x % 256), (x, 0, x + 3, 200))
+    buf = io.BytesIO(); im.save(buf, format='PNG')
+    big = base64.b64encode(buf.getvalue()).decode()
+    small = shrink_png(big, {'width': 200, 'height': 100})
+    out = Image.open(io.BytesIO(base64.b64decode(small)))
+    assert out.size == (200, 100) and len(small) < len(big)
+    assert Image.open(io.BytesIO(base64.b64decode(shrink_png(small, None)))).size == (200, 100)   # no metadata: size kept
+
 def test_site_has_every_lesson_working_links_and_pictures(tmp_path):
     "tools/course_site.py renders every notebook; each page lists all lessons, every relative link resolves, published pictures are embedded."
     import re

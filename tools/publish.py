@@ -32,18 +32,43 @@ def staleness(nb, name:str) -> str|None:
 
 _BAR = re.compile(r'\d+%\|.*\|\s*\d+/\d+|\d+it \[|it/s\]|s/it\]')
 
+_ANSI = re.compile(r'\x1b\[[0-9;]*[A-Za-z]')
+
 def strip_progress(outputs:list) -> list:
-    "`outputs` without tqdm's progress bars: in a notebook they are redrawn with carriage returns, and the stream keeps every frame. Other text stays."
+    "`outputs` without tqdm's progress bars: in a notebook they are redrawn with carriage returns (nested bars with cursor moves), and the stream keeps every frame. Other text stays."
     kept = []
     for o in outputs:
         if o.get('output_type') == 'stream':
             text = ''.join(o.get('text', ''))
-            lines = [seg for line in text.split('\n') for seg in [line.split('\r')[-1]] if not _BAR.search(line)]
+            lines = [seg for line in text.split('\n') for seg in [_ANSI.sub('', line.split('\r')[-1])] if not _BAR.search(line)]
+            if o.get('name') == 'stderr': lines = [l for l in lines if l.strip()]   # what a bar leaves behind when it clears itself
             text = '\n'.join(lines)
             if not text.strip(): continue
             o = {**o, 'text': text if text.endswith('\n') else text + '\n'}
         kept.append(o)
     return kept
+
+def shrink_png(data:str, meta:dict|None=None) -> str:
+    "A base64 PNG made smaller for the repository: drawn at the size it is shown at (matplotlib's inline backend draws at twice that), in 256 colours; the original if that is not smaller."
+    import base64, io
+    from PIL import Image
+    raw = base64.b64decode(data)
+    im = Image.open(io.BytesIO(raw))
+    shown = (meta or {}).get('width'), (meta or {}).get('height')
+    if all(shown) and im.width >= 1.5 * shown[0]: im = im.resize((int(shown[0]), int(shown[1])), Image.LANCZOS)
+    if im.mode in ('RGBA', 'LA'):
+        flat = Image.new('RGB', im.size, 'white'); flat.paste(im, mask=im.getchannel('A')); im = flat
+    buf = io.BytesIO()
+    im.convert('RGB').quantize(256).save(buf, format='PNG', optimize=True)
+    small = base64.b64encode(buf.getvalue()).decode()
+    return small if len(small) < len(data) else data
+
+def shrink_images(outputs:list) -> list:
+    "`outputs` with every PNG passed through `shrink_png`."
+    for o in outputs:
+        d = o.get('data', {})
+        if 'image/png' in d: d['image/png'] = shrink_png(d['image/png'], o.get('metadata', {}).get('image/png'))
+    return outputs
 
 def publish(run_path, lesson_path, mode:str, wall_s:float, device:str, commit:str):
     run, lesson = (json.loads(Path(p).read_text()) for p in (run_path, lesson_path))
@@ -55,7 +80,7 @@ def publish(run_path, lesson_path, mode:str, wall_s:float, device:str, commit:st
     runs = iter(c for c in run['cells'] if c['cell_type'] == 'code')
     for cell in lesson['cells']:
         if cell['cell_type'] != 'code': continue
-        cell['outputs'] = strip_progress(next(runs).get('outputs', []))
+        cell['outputs'] = shrink_images(strip_progress(next(runs).get('outputs', [])))
         cell['execution_count'] = None
     lesson.setdefault('metadata', {})[RECORD] = dict(mode=mode, device=device, commit=commit, wall_s=round(wall_s),
                                                      date=datetime.date.today().isoformat(), code_hash=code_hash(lesson))
