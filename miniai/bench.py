@@ -14,8 +14,8 @@ from .accel import *
 from torcheval.metrics import MulticlassAccuracy   # after miniai.learner, which imports torcheval quietly
 
 # %% auto #0
-__all__ = ['PRESETS', 'bench_model', 'bench_data', 'bench_opt_func', 'plain_loop', 'standard_cbs', 'bench_learner',
-           'bench_settings', 'main', 'count_host_syncs']
+__all__ = ['PRESETS', 'bench_model', 'bench_data', 'bench_opt_func', 'plain_loop', 'interleaved_times', 'standard_cbs',
+           'bench_learner', 'bench_settings', 'main', 'count_host_syncs']
 
 # %% ../nbs/04b_bench.ipynb #795cafbd
 PRESETS = {
@@ -58,6 +58,18 @@ def plain_loop(model, opt, dl, bf16:bool=False, channels_last:bool=False):
 def _sync(device):
     if torch.device(device).type == 'cuda': torch.cuda.synchronize()
 
+def interleaved_times(fn_a, fn_b, device, repeats:int, warmup:int=1) -> tuple[list, list]:
+    "Seconds per call of `fn_a` and of `fn_b`, `repeats` each after `warmup` rounds, alternating which goes first so that neither always follows the other (the device is synchronised around each call)."
+    def timed(fn):
+        _sync(device); start = time.perf_counter(); fn(); _sync(device)
+        return time.perf_counter() - start
+    for _ in range(warmup): timed(fn_a); timed(fn_b)
+    ta, tb = [], []
+    for i in range(repeats):
+        if i % 2 == 0: ta.append(timed(fn_a)); tb.append(timed(fn_b))
+        else: tb.append(timed(fn_b)); ta.append(timed(fn_a))
+    return ta, tb
+
 def _contestant(width, device, bs, steps, opt, channels_last, compile, compile_backend, seed=0):
     torch.manual_seed(seed)
     model = bench_model(width).to(device)
@@ -92,14 +104,7 @@ def _bench_learner(device, bs, steps, width, bf16, compile, channels_last, opt, 
     def run_plain(): plain_loop(pm, popt, pdl, bf16, channels_last)
     def run_learner():
         with contextlib.redirect_stdout(io.StringIO()): learn.fit(1, valid=False)
-    def timed(fn):
-        _sync(device); start = time.perf_counter(); fn(); _sync(device)
-        return time.perf_counter() - start
-    for _ in range(warmup): timed(run_plain); timed(run_learner)
-    tp, tl = [], []
-    for i in range(repeats):   # alternate who goes first, so that neither always follows the other
-        if i % 2 == 0: tp.append(timed(run_plain)); tl.append(timed(run_learner))
-        else: tl.append(timed(run_learner)); tp.append(timed(run_plain))
+    tp, tl = interleaved_times(run_plain, run_learner, device, repeats, warmup)
     n = bs * steps
     return dict(plain=n / statistics.median(tp), learner=n / statistics.median(tl),
                 ratio=statistics.median(p / l for p, l in zip(tp, tl)), times_plain=tp, times_learner=tl,

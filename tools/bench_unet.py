@@ -5,22 +5,20 @@ against a hand-written loop doing the same work (the same noising, loss, optimis
     python tools/bench_unet.py --device cuda --bf16 --compile --bs 512 --steps 50
 The printed ratio (Learner / plain loop) is what to report: one absolute time on a shared machine means little.
 """
-import argparse, contextlib, io, statistics, sys, time
+import argparse, contextlib, io, statistics, sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch, torch.nn.functional as F
 from miniai.core import def_device
 from miniai.datasets import TensorLoader, DataLoaders
 from miniai.accel import fast_opt
+from miniai.bench import interleaved_times
 from miniai.diffusion import diffusion_learner
 from miniai.karras import KarrasCB, karras_noisify
 from miniai.unet import UNet
 
 SIZES = {'cpu': dict(nfs=(16, 32, 64, 64), n_layers=1, attn=(), bs=128, steps=10),     # lesson 10's cpu-mode UNet
          'cuda': dict(nfs=(32, 64, 128, 256), n_layers=2, attn=(8,), bs=512, steps=50)}  # its gpu-mode UNet
-
-def _sync(device):
-    if device.type == 'cuda': torch.cuda.synchronize()
 
 def _data(n, device, seed=0):
     "`n` random images in [-1, 1] at 32x32 and labels, resident on `device` (the benchmark measures the loop, not the data)."
@@ -63,14 +61,7 @@ def bench_unet(device=None, bs=None, steps=None, nfs=None, n_layers=None, attn=N
     def run_plain(): plain_loop(net_run, opt, sched, ema_params, x, bs, sigma_data, bf16, gen)
     def run_learner():
         with contextlib.redirect_stdout(io.StringIO()): learn.fit(1, valid=False)
-    def timed(fn):
-        _sync(device); start = time.perf_counter(); fn(); _sync(device)
-        return time.perf_counter() - start
-    for _ in range(warmup): timed(run_plain); timed(run_learner)
-    tp, tl = [], []
-    for i in range(repeats):   # alternate who goes first
-        if i % 2 == 0: tp.append(timed(run_plain)); tl.append(timed(run_learner))
-        else: tl.append(timed(run_learner)); tp.append(timed(run_plain))
+    tp, tl = interleaved_times(run_plain, run_learner, device, repeats, warmup)   # lesson 04b's timing, alternating who goes first
     n = bs * steps
     return dict(plain=n / statistics.median(tp), learner=n / statistics.median(tl), ratio=statistics.median(p / l for p, l in zip(tp, tl)),
                 device=str(device), bs=bs, steps=steps, nfs=list(nfs), n_layers=n_layers, attn=list(attn), bf16=bf16, compile=compile, repeats=repeats,
