@@ -12,7 +12,7 @@ from .learner import *
 from .accel import BatchSchedCB, MixedPrecisionCB, CompileCB, EMACB, fast_opt
 
 # %% auto #0
-__all__ = ['append_dims', 'GaussianMixture', 'drop_labels', 'NoisingCB', 'EMAWarmupCB', 'diffusion_learner', 'generate']
+__all__ = ['append_dims', 'GaussianMixture', 'drop_labels', 'NoisingCB', 'EMAWarmupCB', 'diffusion_learner', 'generate', 'per_item']
 
 # %% ../nbs/06a_diffusion.ipynb #c796a467
 def append_dims(x:torch.Tensor, target_dims:int) -> torch.Tensor:
@@ -182,3 +182,11 @@ def generate(sampler, model, n:int, shape=(1, 32, 32), batch_size:int=256, gener
         return x.clamp(-1, 1) if clamp else x
     finally:
         if was_training: model.train()
+
+# %% ../nbs/13_consistency.ipynb #788719fd
+def per_item(value, x:torch.Tensor, name:str='t') -> torch.Tensor:
+    "`value` (a number, or one per item of `x`) as a tensor of shape (N,) with `x`'s floating dtype and device; ranges are the caller's to check (once, not per model call)."
+    value = torch.as_tensor(value, dtype=x.dtype if x.is_floating_point() else None, device=x.device)
+    if value.ndim == 0: value = value.expand(len(x))
+    if value.shape != (len(x),): raise ValueError(f"{name} must be a number or have one value per item, shape ({len(x)},); got shape {tuple(value.shape)}")
+    return value
