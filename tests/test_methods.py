@@ -82,3 +82,19 @@ def test_bad_input_is_named():
     with pytest.raises(ValueError, match='sigma_data must be positive'): trigflow_method(-1.)
     with pytest.raises(ValueError, match='one value per item'): method_denoiser(MethodModel(m, PointNet()))(torch.randn(4, 2), torch.ones(3))
     with pytest.raises(ValueError, match='one time per item'): method_noisify(m, torch.randn(4, 2), t=torch.rand(3))
+
+@pytest.mark.parametrize('make', [ddpm_method, cosine_method, lambda: edm_method(0.7), rectified_flow_method, lambda: trigflow_method(0.7)])
+def test_lesson_12_samplers_run_on_every_method(make):
+    "Lesson 12's Euler in t on the velocity of any method's denoiser is lesson 11's Euler in sigma (the straight-line clock is affine), step for step."
+    from miniai.flows import denoiser_to_velocity, sample_flow_euler
+    m = make()
+    torch.manual_seed(0)
+    model = MethodModel(m, PointNet()).double().eval()
+    nn.init.normal_(model.net.mlp[-1].weight, std=0.3)
+    sigmas = sigmas_karras(6, max(0.01, m.sigma_min), 20., dtype=torch.float64)
+    x = 20 * torch.randn(64, 2, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    with torch.no_grad():
+        in_sigma = sample_euler(method_denoiser(model), x, sigmas)
+        ts = sigmas / (1 + sigmas)
+        in_t = sample_flow_euler(denoiser_to_velocity(method_denoiser(model)), x / (1 + sigmas[0]), ts)
+    assert torch.allclose(in_t, in_sigma, atol=1e-9, rtol=1e-9)
