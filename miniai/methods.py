@@ -5,7 +5,7 @@
 # %% ../nbs/16_head_to_head.ipynb #20a190b2
 from __future__ import annotations
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 import torch, torch.nn as nn
 from .core import *
@@ -13,7 +13,7 @@ from .diffusion import NoisingCB, append_dims, per_item
 from .ddpm import DDPMSchedule, ddim_timesteps
 from .cosine import cosine_timesteps
 from .karras import sample_sigmas, sigmas_karras
-from .flows import sample_flow_times
+from .flows import sample_flow_times, flow_times
 from .consistency import sample_trig_times
 
 # %% auto #0
@@ -90,9 +90,10 @@ def ddpm_method(sched:DDPMSchedule|None=None) -> Method:
         lo, hi = table[i - 1], table[i]
         return ((i - 1) + (ls - lo) / (hi - lo)).clamp(0, n - 1).to(sigma.dtype)
     signal = lambda t: 1 / (1 + sigma_at(t)**2).sqrt()
-    return Method('DDPM (07)', signal=signal, noise=lambda t: sigma_at(t) * signal(t), target_x0=lambda t: 0. * sigma_at(t), target_z=lambda t: 1. + 0. * sigma_at(t),
+    zero = lambda t: 0. * torch.as_tensor(t).float()                   # the constant coefficients need no table lookup
+    return Method('DDPM (07)', signal=signal, noise=lambda t: sigma_at(t) * signal(t), target_x0=zero, target_z=lambda t: 1. + zero(t),
                   sample_t=lambda k, gen, device, dtype: random_tensor((k,), gen, device, lambda *a, **kw: torch.randint(0, n, *a, **kw), torch.long),
-                  c_in=lambda t: 1. + 0. * sigma_at(t), c_noise=lambda t: torch.as_tensor(t).float(), t_of_sigma=t_of_sigma,
+                  c_in=lambda t: 1. + zero(t), c_noise=lambda t: torch.as_tensor(t).float(), t_of_sigma=t_of_sigma,
                   timesteps=lambda k: torch.tensor(ddim_timesteps(k, n), dtype=torch.float64),
                   sigma_min=log_sigma[0].exp().item(), sigma_max=log_sigma[-1].exp().item(), t_data=None, t_max=n - 1.)
 
@@ -121,7 +122,7 @@ def rectified_flow_method(m:float=0., s:float=1., time_scale:float=1000.) -> Met
     return Method('rectified flow (12)', signal=lambda t: 1 - t, noise=lambda t: t, target_x0=lambda t: -1. + 0. * t, target_z=lambda t: 1. + 0. * t,
                   sample_t=lambda k, gen, device, dtype: sample_flow_times(k, 'logit_normal', m, s, generator=gen, device=device, dtype=dtype),
                   c_in=lambda t: 1. + 0. * t, c_noise=lambda t: time_scale * t, t_of_sigma=lambda sig: sig / (1 + sig),
-                  timesteps=lambda k: torch.linspace(1, 0, k + 1, dtype=torch.float64)[:-1], sigma_min=0.002, sigma_max=80., t_max=1.)
+                  timesteps=lambda k: flow_times(k, dtype=torch.float64)[:-1], sigma_min=0.002, sigma_max=80., t_max=1.)
 
 def trigflow_method(sigma_data:float, p_mean:float=-1.2, p_std:float=1.2, sigma_max:float=80.) -> Method:
     "Lesson 13: x_t = cos(t) x0 + sin(t) sd z on t in [0, pi/2], the target F = (dx_t/dt)/sd = cos(t) z - sin(t) x0/sd, c_in = 1/sd, c_noise = t; EDM's log-normal sigma read as t (the same training noise as `edm_method`)."
