@@ -1,5 +1,5 @@
 "Project-level checks that no notebook can make about itself: README, notebook/library sync, clean notebooks, declared requirements."
-import ast, configparser, json, shutil, subprocess, sys
+import ast, configparser, json, os, shutil, subprocess, sys
 from pathlib import Path
 import pytest
 
@@ -51,6 +51,29 @@ def test_library_imports_are_declared():
                 if DISTS.get(top, top).lower().replace('_', '-') not in {r.replace('_', '-') for r in reqs}:
                     missing.setdefault(top, []).append(py.name)
     assert not missing, f"modules imported by miniai but not in settings.ini requirements: {missing}"
+
+def test_installed_package_ships_its_weights(tmp_path):
+    "`pip install .` (a wheel, no dev extras) installs every file of miniai/weights/, and the classifiers load from the installed copy."
+    weights = sorted(p.name for p in (ROOT/'miniai'/'weights').glob('*.pt'))
+    assert 'fmnist_resnet.pt' in weights, weights
+    src = tmp_path/'src'   # build from a copy of what git tracks, so that a stale build/ folder cannot add or hide a file
+    src.mkdir()
+    for name in ('settings.ini', 'setup.py', 'pyproject.toml', 'README.md'): shutil.copy(ROOT/name, src/name)
+    shutil.copytree(ROOT/'miniai', src/'miniai', ignore=shutil.ignore_patterns('__pycache__'))
+    subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-q', '-w', str(tmp_path/'dist'), str(src)],
+                   check=True, capture_output=True)
+    wheel, = (tmp_path/'dist').glob('miniai-*.whl')
+    subprocess.run([sys.executable, '-m', 'pip', 'install', '--no-deps', '-q', '--target', str(tmp_path/'site'), str(wheel)], check=True, capture_output=True)
+    shipped = sorted(p.name for p in (tmp_path/'site'/'miniai'/'weights').glob('*.pt'))
+    assert shipped == weights, f"the installed package has the weights {shipped}, the repository {weights}: check package_data in setup.py"
+    code = ("import miniai, sys; from pathlib import Path; assert Path(miniai.__file__).is_relative_to(sys.argv[1]), miniai.__file__\n"
+            "from miniai.resnet import fmnist_classifier; fmnist_classifier(device='cpu')\n"
+            "from miniai.tiny_imagenet import tiny_imagenet_classifier, TINY_WEIGHTS\n"
+            "if TINY_WEIGHTS in sys.argv[2:]: assert tiny_imagenet_classifier(device='cpu').n_in == 3\n"
+            "print('ok')")
+    env = {**os.environ, 'PYTHONPATH': str(tmp_path/'site')}
+    out = subprocess.run([sys.executable, '-c', code, str(tmp_path/'site'), *weights], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == 'ok', out.stderr[-2000:]
 
 def test_every_lesson_can_install_itself_in_colab():
     "Each lesson's first cell installs miniai when it runs in Colab."
