@@ -13,8 +13,8 @@ from .fid import ImageEval
 
 # %% auto #0
 __all__ = ['TINY_IMAGENET_MEAN', 'TINY_IMAGENET_STD', 'TINY_RESNET_KWARGS', 'TINY_WEIGHTS', 'check_labels', 'per_class_subset',
-           'tiny_imagenet_tensors', 'short_name', 'channel_stats', 'RGBResNet', 'top_k_accuracy',
-           'tiny_imagenet_classifier', 'tiny_imagenet_eval']
+           'tiny_imagenet_tensors', 'short_name', 'channel_stats', 'RGBResNet', 'top_k_accuracy', 'downsample_images',
+           'UpsampledFeatures', 'tiny_imagenet_classifier', 'tiny_imagenet_eval']
 
 # %% ../nbs/14_tiny_imagenet.ipynb #0f8eac66
 def check_labels(labels:torch.Tensor, n_classes:int, name:str='labels') -> torch.Tensor:
@@ -94,7 +94,27 @@ def top_k_accuracy(probs:torch.Tensor, targets:torch.Tensor, k:int=1) -> float:
     check_labels(targets, probs.shape[1], 'targets')
     return (probs.topk(k, dim=1).indices == targets[:, None].to(probs.device)).any(1).float().mean().item()
 
-# %% ../nbs/14_tiny_imagenet.ipynb #79c61050
+# %% ../nbs/14_tiny_imagenet.ipynb #78133557
+def downsample_images(x:torch.Tensor, size:int, chunk:int=2048) -> torch.Tensor:
+    "uint8 square images (N, C, H, H) shrunk to `size` x `size` by averaging each f x f block (f = H / size, a whole number), rounded back to uint8."
+    if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.dtype != torch.uint8:
+        raise ValueError(f"downsample_images expects uint8 images (N, C, H, W), got {getattr(x, 'dtype', type(x).__name__)} {tuple(getattr(x, 'shape', ()))}")
+    h, w = x.shape[-2:]
+    if h != w or size < 1 or h % size: raise ValueError(f"can only shrink square images by a whole factor: {h}x{w} to {size}x{size}")
+    if size == h: return x
+    f = h // size
+    return torch.cat([F.avg_pool2d(x[i:i+chunk].float(), f).round_().to(torch.uint8) for i in range(0, len(x), chunk)])
+
+class UpsampledFeatures(nn.Module):
+    "`model.features` of images in [0, 1] first enlarged (bilinear) to `size` x `size`, the size the classifier was trained at."
+    def __init__(self, model:nn.Module, size:int=64):
+        super().__init__()
+        self.model, self.size = model, int(size)
+    def forward(self, x:torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] != self.size: x = F.interpolate(x, size=(self.size, self.size), mode='bilinear', align_corners=False)
+        return self.model.features(x)
+
+# %% ../nbs/14_tiny_imagenet.ipynb #9a503348
 TINY_WEIGHTS = 'tiny_imagenet_resnet.pt'
 
 def tiny_imagenet_classifier(pretrained:bool=True, device=None, path=None) -> RGBResNet:
@@ -110,11 +130,13 @@ def tiny_imagenet_classifier(pretrained:bool=True, device=None, path=None) -> RG
     if model.n_in != 3: raise TypeError(f"{path} holds a ResNet for {model.n_in}-channel images, not the Tiny ImageNet classifier")
     return model
 
-def tiny_imagenet_eval(n_ref:int|None=None, device=None, batch_size:int=256, path=None, reference=None) -> ImageEval:
-    "FID and KID for 3x64x64 images: `ImageEval` with `tiny_imagenet_classifier().features` (shipped weights, or those at `path`) and the first `n_ref` (default all) validation images, or uint8 `reference` images."
+def tiny_imagenet_eval(n_ref:int|None=None, device=None, batch_size:int=256, path=None, reference=None, size:int=64) -> ImageEval:
+    "FID and KID for 3 x `size` x `size` images: `ImageEval` with the features of `tiny_imagenet_classifier()` (shipped weights, or those at `path`; images enlarged to 64x64 first) against the first `n_ref` (default all) validation images, or uint8 `reference` images, shrunk to `size`."
+    if size not in (16, 32, 64): raise ValueError(f"size must be 64 (Tiny ImageNet's), 32 or 16, got {size}")
     model = tiny_imagenet_classifier(device=device, path=path)
     ref = tiny_imagenet_tensors('valid')[0] if reference is None else reference
     if n_ref is not None:
         if not 2 <= n_ref <= len(ref): raise ValueError(f"n_ref must be between 2 and {len(ref):,} (the reference images), got {n_ref}")
         ref = ref[:n_ref]
-    return ImageEval(model.features, ref, batch_size=batch_size, size=64, channels=3)
+    features = model.features if size == 64 else UpsampledFeatures(model).eval()
+    return ImageEval(features, downsample_images(ref, size), batch_size=batch_size, size=size, channels=3)
