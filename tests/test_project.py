@@ -97,6 +97,23 @@ def test_published_outputs_match_their_code():
     problems = [p for nb in sorted((ROOT/'nbs').glob('*.ipynb')) if (p := staleness(json.loads(nb.read_text()), nb.stem))]
     assert not problems, '\n'.join(problems)
 
+def test_lesson_table_says_which_lessons_are_published():
+    "The README's lesson table links every lesson, and its status says 'published from its MODE-mode run' exactly when the notebook carries that record."
+    sys.path.insert(0, str(ROOT/'tools'))
+    from publish import RECORD
+    rows = [line for line in (ROOT/'README.md').read_text(encoding='utf-8').split('## Lessons', 1)[1].split('\n## ', 1)[0].splitlines()
+            if line.startswith('| ') and '](nbs/' in line]
+    linked = {line.split('](nbs/', 1)[1].split(')', 1)[0] for line in rows}
+    assert linked == {p.name for p in (ROOT/'nbs').glob('[0-9]*.ipynb')}, f"lessons missing from the README's table: {sorted({p.name for p in (ROOT/'nbs').glob('[0-9]*.ipynb')} - linked)}"
+    wrong = []
+    for line in rows:
+        name = line.split('](nbs/', 1)[1].split(')', 1)[0]
+        record = json.loads((ROOT/'nbs'/name).read_text())['metadata'].get(RECORD)
+        status = line.rstrip(' |').rsplit(' | ', 1)[1]
+        claims = [m for m in ('cpu', 'gpu') if f'published from its {m}-mode run' in status]
+        if claims != ([record['mode']] if record else []): wrong.append(f"{name}: the README says {status!r}, the notebook's record is {record and record['mode']}")
+    assert not wrong, '\n'.join(wrong)
+
 def test_stale_outputs_are_caught():
     "The check above can fail: outputs without a record, from quick mode, or from edited code are each named."
     sys.path.insert(0, str(ROOT/'tools'))
