@@ -103,15 +103,14 @@ def test_lesson_table_says_which_lessons_are_published():
     from publish import RECORD
     rows = [line for line in (ROOT/'README.md').read_text(encoding='utf-8').split('## Lessons', 1)[1].split('\n## ', 1)[0].splitlines()
             if line.startswith('| ') and '](nbs/' in line]
-    linked = {line.split('](nbs/', 1)[1].split(')', 1)[0] for line in rows}
-    assert linked == {p.name for p in (ROOT/'nbs').glob('[0-9]*.ipynb')}, f"lessons missing from the README's table: {sorted({p.name for p in (ROOT/'nbs').glob('[0-9]*.ipynb')} - linked)}"
+    status = {line.split('](nbs/', 1)[1].split(')', 1)[0]: line.rstrip(' |').rsplit(' | ', 1)[1] for line in rows}
+    lessons = {p.name for p in (ROOT/'nbs').glob('[0-9]*.ipynb')}
+    assert set(status) == lessons, f"the README's lesson table misses {sorted(lessons - set(status))} and links {sorted(set(status) - lessons)}"
     wrong = []
-    for line in rows:
-        name = line.split('](nbs/', 1)[1].split(')', 1)[0]
+    for name, said in status.items():
         record = json.loads((ROOT/'nbs'/name).read_text())['metadata'].get(RECORD)
-        status = line.rstrip(' |').rsplit(' | ', 1)[1]
-        claims = [m for m in ('cpu', 'gpu') if f'published from its {m}-mode run' in status]
-        if claims != ([record['mode']] if record else []): wrong.append(f"{name}: the README says {status!r}, the notebook's record is {record and record['mode']}")
+        claims = [m for m in ('cpu', 'gpu') if f'published from its {m}-mode run' in said]
+        if claims != ([record['mode']] if record else []): wrong.append(f"{name}: the README says {said!r}, the notebook's record is {record and record['mode']}")
     assert not wrong, '\n'.join(wrong)
 
 def test_stale_outputs_are_caught():
