@@ -4,29 +4,23 @@
 
 # %% ../nbs/13_consistency.ipynb #64279e9e
 from __future__ import annotations
-import copy, math
-from pathlib import Path
+import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.nn.attention import sdpa_kernel, SDPBackend
 from .core import *
 from .learner import Learner, TrainCB, DeviceCB, MetricsCB
 from .accel import fast_opt
-from .diffusion import append_dims
+from .diffusion import append_dims, per_item
 from .unet import timestep_embedding
 from .checkpoint import spec_of
+from .karras import rand_log_normal
 
 # %% auto #0
-__all__ = ['check_trig_times', 'sigma_to_trig_time', 'trig_time_to_sigma', 'trigflow_noisify', 'AdaptiveWeight', 'TrigFlow',
-           'DenoiserTrigFlow', 'denoiser_to_trigflow', 'TrigFlowDenoiser', 'trigflow_to_denoiser', 'UnitClock',
-           'unit_clock', 'trigflow_tangent', 'sample_trig_times', 'scm_loss', 'SCMTrainCB', 'consistency_learner',
-           'consistency_times', 'sample_consistency', 'student_from_denoiser']
+__all__ = ['sigma_to_trig_time', 'trig_time_to_sigma', 'trigflow_noisify', 'AdaptiveWeight', 'TrigFlow', 'DenoiserTrigFlow',
+           'denoiser_to_trigflow', 'TrigFlowDenoiser', 'trigflow_to_denoiser', 'UnitClock', 'unit_clock',
+           'trigflow_tangent', 'scm_loss', 'SCMTrainCB', 'consistency_learner', 'student_from_denoiser']
 
-# %% ../nbs/13_consistency.ipynb #858a0fea
-def check_trig_times(t:torch.Tensor, name:str='t'):
-    "Raise a ValueError unless every value of the tensor `t` is a TrigFlow time in [0, pi/2] (one host read: call it once per run, not per model call)."
-    if t.numel() and not ((t >= 0) & (t <= math.pi / 2)).all():
-        raise ValueError(f"{name} must lie in [0, pi/2] (0 is the data, pi/2 pure noise), got values from {t.min().item():.4g} to {t.max().item():.4g}")
-
+# %% ../nbs/13_consistency.ipynb #c9be53cc
 def sigma_to_trig_time(sigma, sigma_data:float):
     "TrigFlow's time for EDM noise level(s) `sigma`: t = arctan(sigma / sigma_data)."
     return torch.atan(torch.as_tensor(sigma) / sigma_data)
@@ -41,9 +35,6 @@ def trigflow_noisify(x0:torch.Tensor, t:torch.Tensor, z:torch.Tensor):
     if z.shape != x0.shape: raise ValueError(f"the noise z must have the data's shape {tuple(x0.shape)}, got {tuple(z.shape)}")
     c, s = append_dims(torch.cos(t), x0.ndim), append_dims(torch.sin(t), x0.ndim)
     return c * x0 + s * z, c * z - s * x0
-
-# %% ../nbs/13_consistency.ipynb #3bbb424a
-from .diffusion import per_item
 
 # %% ../nbs/13_consistency.ipynb #bded625d
 class AdaptiveWeight(nn.Module):
@@ -140,13 +131,7 @@ def trigflow_tangent(F, x_t, t, dxdt, sigma_data:float, r:float=1., c:float|None
     if c is not None: g = g / (append_dims(g.flatten(1).norm(dim=1), g.ndim) + c)
     return F_minus, g
 
-# %% ../nbs/13_consistency.ipynb #aaf9dd08
-def sample_trig_times(n:int, sigma_data:float, p_mean:float=-1., p_std:float=1.4, generator=None, device=None, dtype=torch.float32):
-    "`n` training times t = arctan(e^tau / sigma_data) with tau ~ N(p_mean, p_std^2): EDM's log-normal noise level read on TrigFlow's clock."
-    if not p_std >= 0: raise ValueError(f"p_std must be >= 0, got {p_std}")
-    tau = p_mean + p_std * random_tensor(n, generator, device, torch.randn, dtype)
-    return torch.atan(tau.exp() / sigma_data)
-
+# %% ../nbs/13_consistency.ipynb #b2fb96a6
 def scm_loss(F_pred, F_minus, g, logvar=None):
     "sCM's loss, e^w / D ||F - F_minus - g||^2 - w per sample (D values each), averaged over the batch; w = 0 without a weight head. Its value is no measure of progress: F - F_minus is 0 in value."
     err = (F_pred - F_minus - g).float().flatten(1).pow(2).mean(1)
@@ -171,7 +156,7 @@ class SCMTrainCB(TrainCB):
             if self.label_arg and len(learn.batch) < 2: raise ValueError(f"label_arg={self.label_arg!r} needs batches (x0, labels)")
         sd, gen = model.sigma_data, self.generator
         kw = {self.label_arg: learn.batch[1]} if self.label_arg else {}
-        t = sample_trig_times(len(x0), sd, self.p_mean, self.p_std, generator=gen, device=x0.device, dtype=x0.dtype)
+        t = sigma_to_trig_time(rand_log_normal(len(x0), self.p_mean, self.p_std, generator=gen, device=x0.device, dtype=x0.dtype), sd)   # arctan(e^tau / sd)
         z = sd * random_tensor(x0.shape, gen, x0.device, torch.randn, x0.dtype)
         x_t, path_velocity = trigflow_noisify(x0, t, z)
         if self.teacher is None: dxdt = path_velocity                              # sCT: this path's own velocity
@@ -196,29 +181,6 @@ def consistency_learner(model, dls, teacher=None, lr:float=1e-4, warmup_steps:in
     learn = Learner(model, dls, None, lr=lr, cbs=[DeviceCB(device), step, MetricsCB(), *cbs], opt_func=fast_opt(torch.optim.Adam, device, betas=betas))
     learn.scm = step
     return learn
-
-# %% ../nbs/13_consistency.ipynb #399fee74
-def consistency_times(steps:int, sigma_data:float, sigma_max:float=80., t_mid:float=1.1, device='cpu', dtype=None) -> torch.Tensor:
-    "The times a consistency model is applied at: t_max = arctan(sigma_max / sigma_data) for one step; then `t_mid` (the paper's 1.1) for two; more steps space the rest evenly below t_mid."
-    if steps < 1: raise ValueError(f"steps must be at least 1, got {steps}")
-    t_max = math.atan(sigma_max / sigma_data)
-    if not 0 < t_mid < t_max: raise ValueError(f"t_mid must lie in (0, t_max = {t_max:.4f}), got {t_mid}")
-    ts = [t_max] + [t_mid * (steps - 1 - i) / (steps - 1) for i in range(steps - 1)]
-    return torch.tensor(ts, device=device, dtype=dtype or torch.get_default_dtype())
-
-@torch.no_grad()
-def sample_consistency(model, x, ts, extra_args=None, callback=None, generator=None, noise_sampler=None):
-    "Consistency sampling from `x` at time ts[0] (sigma_data z for pure noise): x0 = f(x, ts[0]); at each later t, re-noise x = cos(t) x0 + sin(t) sigma_data z with fresh z (from `generator` or `noise_sampler()`) and apply f again. len(ts) model calls."
-    if not isinstance(ts, torch.Tensor) or ts.ndim != 1 or len(ts) < 1: raise ValueError(f"ts must be a 1-D tensor of at least one time, got {ts!r}")
-    check_trig_times(ts, 'ts')
-    if len(ts) > 1 and not (ts[1:] < ts[:-1]).all(): raise ValueError(f"ts must be strictly decreasing, got {ts.tolist()}")
-    extra_args, s_in = extra_args or {}, x.new_ones([x.shape[0]])
-    noise_sampler = noise_sampler or (lambda: random_tensor(x.shape, generator, x.device, torch.randn, x.dtype))
-    for i, t in enumerate(ts):
-        if i > 0: x = torch.cos(t) * x0 + torch.sin(t) * model.sigma_data * noise_sampler()
-        x0 = model(x, t * s_in, **extra_args)
-        if callback: callback(dict(i=i, x=x, t=t, denoised=x0))
-    return x0
 
 # %% ../nbs/13_consistency.ipynb #dbd50dd2
 def student_from_denoiser(denoiser, fit_steps:int=1_000, lr:float=3e-3, max_period:float=10., t_min:float=1e-3, generator=None):

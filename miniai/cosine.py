@@ -5,14 +5,13 @@
 # %% ../nbs/08_cosine.ipynb #35b17d9d
 from __future__ import annotations
 import math
-from functools import partial
-import torch, torch.nn as nn, torch.nn.functional as F
+import torch
 from .core import *
 from .learner import *
-from .diffusion import NoisingCB, diffusion_learner, append_dims
+from .diffusion import NoisingCB, append_dims
 
 # %% auto #0
-__all__ = ['abar', 'inv_abar', 'unet_time', 'noisify_cosine', 'CosineCB', 'cosine_timesteps', 'ddim_cosine']
+__all__ = ['abar', 'inv_abar', 'unet_time', 'noisify_cosine', 'CosineCB', 'cosine_timesteps', 'CosineSchedule']
 
 # %% ../nbs/08_cosine.ipynb #e95c13ed
 def abar(t):
@@ -59,31 +58,13 @@ def cosine_timesteps(n_steps:int, t_max:float=0.999) -> list[float]:
     if n_steps < 1: raise ValueError(f"n_steps must be at least 1, got {n_steps}")
     return [t_max * (n_steps - i) / n_steps for i in range(n_steps)]
 
-def _checked_estimate(a, x:torch.Tensor) -> torch.Tensor:
-    "A per-image abar estimate as a tensor broadcastable to `x`, after checking that it has one value per image in (0, 1)."
-    a = torch.as_tensor(a, device=x.device, dtype=x.dtype)
-    if a.shape != (len(x),): raise ValueError(f"abar_estimate must return one value per image, shape ({len(x)},), got {tuple(a.shape)}")
-    if not ((a > 0) & (a < 1)).all(): raise ValueError("abar_estimate must return values strictly between 0 and 1")
-    return append_dims(a, x.ndim)
-
-@torch.no_grad()
-def ddim_cosine(model, x:torch.Tensor, n_steps:int=50, eta:float=0., clip:bool=True, t_max:float=0.999, time_input=unet_time,
-                abar_estimate=None, generator:torch.Generator|None=None, callback=None, extra_args:dict|None=None) -> torch.Tensor:
-    "DDIM from noise `x` at `t_max` to t = 0 in `n_steps` calls of the eps-model `model(x, time_input(t))`; `eta` 0 is deterministic, 1 DDPM-like."
-    if eta < 0: raise ValueError(f"eta must be >= 0 (0: deterministic, 1: DDPM's noise), got {eta}")
-    ts = cosine_timesteps(n_steps, t_max)
-    x = x.float()
-    for i, t in enumerate(ts):
-        s = ts[i + 1] if i + 1 < len(ts) else 0.
-        a, a_prev = abar(t), abar(s)
-        eps = model(x, time_input(torch.full((len(x),), t, device=x.device)), **(extra_args or {})).float()
-        a_x0 = a if abar_estimate is None else _checked_estimate(abar_estimate(x, t), x)
-        x0 = (x - (1 - a_x0)**0.5 * eps) / a_x0**0.5
-        if clip:
-            x0 = x0.clamp(-1, 1)
-            eps = (x - a_x0**0.5 * x0) / (1 - a_x0)**0.5   # the noise consistent with the clipped x0
-        sigma = eta * math.sqrt((1 - a_prev) / (1 - a) * (1 - a / a_prev))
-        x = a_prev**0.5 * x0 + max(1 - a_prev - sigma**2, 0.)**0.5 * eps
-        if sigma > 0: x = x + sigma * random_tensor(x.shape, generator, x.device, torch.randn)
-        if callback is not None: callback(dict(i=i, t=t, x=x, x0=x0))
-    return x
+class CosineSchedule:
+    "The cosine schedule as lesson 07's `sample_ddim` asks for it: the times `cosine_timesteps(n, t_max)`, the signal share `abar(t)` (1 at the clean end, t = 0), and the network told `time_input(t)` (`unet_time`: 1000 t)."
+    t_data = 0.
+    def __init__(self, t_max:float=0.999, time_input=unet_time):
+        if not 0 < t_max < 1: raise ValueError(f"t_max must lie in (0, 1) (at t = 1 no signal is left to estimate; training used 0.999), got {t_max}")
+        self.t_max, self.time_input = float(t_max), time_input
+    def timesteps(self, n:int) -> list[float]: return cosine_timesteps(n, self.t_max)
+    def abar_at(self, t:float) -> float: return abar(t)
+    def model_time(self, t:torch.Tensor) -> torch.Tensor: return self.time_input(t)
+    def __repr__(self): return f"CosineSchedule(t_max={self.t_max})"

@@ -4,16 +4,13 @@
 
 # %% ../nbs/07_ddpm.ipynb #9a2ee94e
 from __future__ import annotations
-import math
 from functools import partial
-import torch, torch.nn as nn, torch.nn.functional as F
+import torch, torch.nn.functional as F
 from .core import *
-from .learner import Callback, DeviceCB
 from .diffusion import NoisingCB, append_dims
 
 # %% auto #0
-__all__ = ['fmnist_to_diffusion', 'DDPMSchedule', 'noisify', 'DDPMCB', 'x0_from_eps', 'ddpm_sample', 'ddim_timesteps',
-           'ddim_sample']
+__all__ = ['fmnist_to_diffusion', 'DDPMSchedule', 'noisify', 'DDPMCB', 'ddim_timesteps']
 
 # %% ../nbs/07_ddpm.ipynb #fe83d246
 def fmnist_to_diffusion(x:torch.Tensor, pad:int=2) -> torch.Tensor:
@@ -47,6 +44,13 @@ class DDPMSchedule:
         if key not in self._cache: self._cache[key] = self.abar.to(device, dtype)
         return self._cache[key]
 
+    # What a sampler needs of a variance-preserving schedule (lesson 08's cosine schedule has the same three): the steps
+    # it visits, the signal share there, and what the network is told. Step -1 stands for the clean image.
+    t_data = -1
+    def timesteps(self, n:int) -> list[int]: return ddim_timesteps(n, self.n_steps)
+    def abar_at(self, t:int) -> float: return 1. if t == self.t_data else self.abar[t].item()
+    def model_time(self, t:torch.Tensor) -> torch.Tensor: return t.float()
+
 # %% ../nbs/07_ddpm.ipynb #fbfc82ea
 def noisify(x0:torch.Tensor, sched:DDPMSchedule, t:torch.Tensor|None=None, generator:torch.Generator|None=None):
     "((x_t, t), eps): x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, with eps ~ N(0, I) and a step t per item (uniform over the schedule unless given)."
@@ -68,53 +72,8 @@ class DDPMCB(NoisingCB):
         (xt, t), eps = noisify(x0, self.sched, generator=generator)
         return (xt, t), eps
 
-# %% ../nbs/07_ddpm.ipynb #889ddc2a
-def x0_from_eps(x:torch.Tensor, eps:torch.Tensor, abar:float) -> torch.Tensor:
-    "The clean image implied by `x` at a step with signal share `abar` and its predicted noise `eps`."
-    return (x - math.sqrt(1 - abar) * eps) / math.sqrt(abar)
-
-def _call(model, x, t:int, extra_args:dict|None) -> torch.Tensor:
-    return model(x, torch.full((len(x),), float(t), device=x.device), **(extra_args or {})).float()
-
-@torch.no_grad()
-def ddpm_sample(model, x:torch.Tensor, sched:DDPMSchedule, clip:bool=True, generator:torch.Generator|None=None,
-                callback=None, extra_args:dict|None=None) -> torch.Tensor:
-    "DDPM ancestral sampling from noise `x` at the last step down to 0: `sched.n_steps` calls of `model(x, t)`, which predicts the noise."
-    abar, alpha, beta = sched.abar.tolist(), sched.alpha.tolist(), sched.beta.tolist()
-    x = x.float()
-    for i, t in enumerate(reversed(range(sched.n_steps))):
-        a, a_prev = abar[t], (abar[t - 1] if t > 0 else 1.)
-        x0 = x0_from_eps(x, _call(model, x, t, extra_args), a)
-        if clip: x0 = x0.clamp(-1, 1)
-        mean = (math.sqrt(a_prev) * beta[t] / (1 - a)) * x0 + (math.sqrt(alpha[t]) * (1 - a_prev) / (1 - a)) * x   # posterior mean
-        if t > 0: x = mean + math.sqrt((1 - a_prev) / (1 - a) * beta[t]) * random_tensor(x.shape, generator, x.device, torch.randn)   # posterior std
-        else: x = mean
-        if callback is not None: callback(dict(i=i, t=t, x=x, x0=x0))
-    return x
-
 # %% ../nbs/07_ddpm.ipynb #a9ea5c21
 def ddim_timesteps(n_steps:int, n_train_steps:int=1000) -> list[int]:
     "`n_steps` evenly spaced steps from the last one down (trailing spacing: for 10 of 1000, 999, 899, ..., 99)."
     if not 1 <= n_steps <= n_train_steps: raise ValueError(f"n_steps must be between 1 and {n_train_steps} (the schedule's steps), got {n_steps}")
     return [round((n_steps - i) * n_train_steps / n_steps) - 1 for i in range(n_steps)]
-
-@torch.no_grad()
-def ddim_sample(model, x:torch.Tensor, sched:DDPMSchedule, n_steps:int=50, eta:float=0., clip:bool=True,
-                generator:torch.Generator|None=None, callback=None, extra_args:dict|None=None) -> torch.Tensor:
-    "DDIM sampling from noise `x` in `n_steps` calls of the eps-model (`ddim_timesteps`); `eta` = 0 deterministic, 1 DDPM-like."
-    if eta < 0: raise ValueError(f"eta must be >= 0 (0: deterministic, 1: DDPM's noise), got {eta}")
-    abar, ts = sched.abar.tolist(), ddim_timesteps(n_steps, sched.n_steps)
-    x = x.float()
-    for i, t in enumerate(ts):
-        last = i == len(ts) - 1
-        a, a_prev = abar[t], (1. if last else abar[ts[i + 1]])
-        eps = _call(model, x, t, extra_args)
-        x0 = x0_from_eps(x, eps, a)
-        if clip:
-            x0 = x0.clamp(-1, 1)
-            eps = (x - math.sqrt(a) * x0) / math.sqrt(1 - a)   # the noise consistent with the clipped x0
-        sigma = eta * math.sqrt((1 - a_prev) / (1 - a) * (1 - a / a_prev))
-        x = math.sqrt(a_prev) * x0 + math.sqrt(max(1 - a_prev - sigma**2, 0.)) * eps
-        if sigma > 0: x = x + sigma * random_tensor(x.shape, generator, x.device, torch.randn)
-        if callback is not None: callback(dict(i=i, t=t, x=x, x0=x0))
-    return x

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06a_diffusion.ipynb #6486430c
 from __future__ import annotations
-import inspect, math
+import math
 from functools import partial
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import *
@@ -12,7 +12,7 @@ from .learner import *
 from .accel import BatchSchedCB, MixedPrecisionCB, CompileCB, EMACB, fast_opt
 
 # %% auto #0
-__all__ = ['append_dims', 'GaussianMixture', 'drop_labels', 'NoisingCB', 'EMAWarmupCB', 'diffusion_learner', 'generate', 'per_item']
+__all__ = ['append_dims', 'GaussianMixture', 'drop_labels', 'NoisingCB', 'EMAWarmupCB', 'diffusion_learner', 'per_item']
 
 # %% ../nbs/06a_diffusion.ipynb #c796a467
 def append_dims(x:torch.Tensor, target_dims:int) -> torch.Tensor:
@@ -151,41 +151,9 @@ def diffusion_learner(model:nn.Module, dls, noise_cb:Callback, epochs:int|None=N
     learn.ema = ema
     return learn
 
-# %% ../nbs/06a_diffusion.ipynb #88153f4d
-def _per_batch(extra_args:dict, i:int, j:int, n:int) -> dict:
-    "`extra_args` for items i:j: tensors with one value per item (length `n`) are sliced, anything else is passed as it is."
-    return {k: v[i:j] if isinstance(v, torch.Tensor) and v.ndim > 0 and len(v) == n else v for k, v in extra_args.items()}
-
-@torch.no_grad()
-def generate(sampler, model, n:int, shape=(1, 32, 32), batch_size:int=256, generator:torch.Generator|None=None, device=None,
-             init_scale:float=1., extra_args:dict|None=None, autocast:bool=False, clamp:bool=False, **sampler_kwargs) -> torch.Tensor:
-    "`n` samples of `shape` by `sampler(model, x, extra_args=..., generator=generator, **sampler_kwargs)` in batches, from `init_scale` x N(0, I) noise drawn with `generator`; float32 on the CPU, clamped to [-1, 1] if `clamp`."
-    if device is None:
-        p = next(model.parameters(), None) if isinstance(model, nn.Module) else None
-        device = p.device if p is not None else def_device
-    device = torch.device(device)
-    takes = inspect.signature(sampler).parameters
-    if 'generator' in takes: sampler_kwargs['generator'] = generator
-    extra_args = extra_args or {}
-    if extra_args and 'extra_args' not in takes: raise TypeError(f"{getattr(sampler, '__name__', sampler)} takes no extra_args, so it cannot pass {list(extra_args)} to the model")
-    was_training = getattr(model, 'training', False)
-    if isinstance(model, nn.Module): model.eval()
-    try:
-        out = []
-        for i in progress(range(0, n, batch_size), desc=f'sampling {n:,} images', leave=False):
-            j = min(i + batch_size, n)
-            x = init_scale * random_tensor((j - i, *shape), generator, device, torch.randn)
-            kw = dict(extra_args=_per_batch(extra_args, i, j, n)) if extra_args else {}
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                out.append(sampler(model, x, **kw, **sampler_kwargs).float().cpu())
-        x = torch.cat(out)
-        return x.clamp(-1, 1) if clamp else x
-    finally:
-        if was_training: model.train()
-
-# %% ../nbs/13_consistency.ipynb #788719fd
+# %% ../nbs/10_karras.ipynb #0b4bdfce
 def per_item(value, x:torch.Tensor, name:str='t') -> torch.Tensor:
-    "`value` (a number, or one per item of `x`) as a tensor of shape (N,) with `x`'s floating dtype and device; ranges are the caller's to check (once, not per model call)."
+    "`value` (a number, or one per item of `x`) as a tensor of shape (N,) with `x`'s floating dtype and device. Ranges are the caller's to check, once: checking a tensor here would cost a host sync per model call (the samplers check their schedule before the first call)."
     value = torch.as_tensor(value, dtype=x.dtype if x.is_floating_point() else None, device=x.device)
     if value.ndim == 0: value = value.expand(len(x))
     if value.shape != (len(x),): raise ValueError(f"{name} must be a number or have one value per item, shape ({len(x)},); got shape {tuple(value.shape)}")

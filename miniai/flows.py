@@ -5,29 +5,23 @@
 # %% ../nbs/12_flows.ipynb #5dae5f7d
 from __future__ import annotations
 import math
-import torch, torch.nn as nn, torch.nn.functional as F
+import torch, torch.nn as nn
 from .core import *
-from .diffusion import NoisingCB, append_dims
+from .diffusion import NoisingCB, append_dims, per_item
 from pathlib import Path
 from .checkpoint import spec_of, load_model
-from .samplers import VelocityDenoiser
+from .samplers import VelocityDenoiser, shift_times, sample_flow_euler
 
 # %% auto #0
-__all__ = ['check_times', 'shift_times', 'logit_normal_density', 'sample_flow_times', 'flow_noisify', 'FlowCB', 'FlowVelocity',
-           'flow_times', 'check_flow_times', 'sample_flow_euler', 'sample_flow_heun', 'velocity_to_denoiser',
-           'DenoiserVelocity', 'denoiser_to_velocity', 'GuidedVelocity', 'flow_straightness', 'flow_checkpoint_path',
-           'load_flow']
+__all__ = ['check_times', 'logit_normal_density', 'rand_logit_normal', 'flow_train_times', 'flow_noisify', 'FlowCB',
+           'FlowVelocity', 'velocity_to_denoiser', 'DenoiserVelocity', 'denoiser_to_velocity', 'GuidedVelocity',
+           'flow_straightness', 'flow_checkpoint_path', 'load_flow']
 
-# %% ../nbs/12_flows.ipynb #740ba647
+# %% ../nbs/12_flows.ipynb #47c2f750
 def check_times(t:torch.Tensor, name:str='t'):
     "Raise a ValueError unless every value of the tensor `t` is a time in [0, 1] (one host read: call it once, not per model call)."
     if t.numel() and not ((t >= 0) & (t <= 1)).all():
         raise ValueError(f"{name} must lie in [0, 1] (0 is the data, 1 pure noise), got values from {t.min().item():.4g} to {t.max().item():.4g}")
-
-def shift_times(t, shift:float=1.):
-    "Times moved towards the noise for higher resolutions: t' = a t / (1 + (a - 1) t) with a = `shift`; 0 and 1 stay where they are, a = 1 changes nothing."
-    if not shift > 0: raise ValueError(f"shift must be positive (1 leaves t unchanged, SD3 samples at 3), got {shift}")
-    return shift * t / (1 + (shift - 1) * t)
 
 def logit_normal_density(t, m:float=0., s:float=1.):
     "The density on (0, 1) of sigmoid(N(m, s^2)) at `t`."
@@ -35,19 +29,22 @@ def logit_normal_density(t, m:float=0., s:float=1.):
     logit = torch.log(t) - torch.log1p(-t)
     return torch.exp(-(logit - m)**2 / (2 * s**2)) / (s * math.sqrt(2 * math.pi) * t * (1 - t))
 
-def sample_flow_times(n:int, dist:str='logit_normal', m:float=0., s:float=1., shift:float=1., generator=None, device=None, dtype=torch.float32):
-    "`n` training times in [0, 1]: `dist` 'uniform' or 'logit_normal' (sigmoid of N(m, s^2), SD3's choice), then `shift_times(t, shift)`."
+def rand_logit_normal(n:int, m:float=0., s:float=1., generator=None, device=None, dtype=torch.float32):
+    "`n` draws of sigmoid(N(m, s^2)), in (0, 1): SD3's training times for rectified flow."
+    if not 0 < s < math.inf: raise ValueError(f"the logit-normal's s must be a positive number, got {s}")
+    return torch.sigmoid(m + s * random_tensor(n, generator, device, torch.randn, dtype))
+
+def flow_train_times(n:int, dist:str='logit_normal', m:float=0., s:float=1., shift:float=1., generator=None, device=None, dtype=torch.float32):
+    "`n` training times in [0, 1] from `dist`: 'uniform', or 'logit_normal' (`rand_logit_normal(m, s)`); then `shift_times(t, shift)`."
     if dist == 'uniform': t = random_tensor(n, generator, device, torch.rand, dtype)
-    elif dist == 'logit_normal':
-        if not s > 0: raise ValueError(f"the logit-normal's s must be positive, got {s}")
-        t = torch.sigmoid(m + s * random_tensor(n, generator, device, torch.randn, dtype))
+    elif dist == 'logit_normal': t = rand_logit_normal(n, m, s, generator, device, dtype)
     else: raise ValueError(f"dist must be 'uniform' or 'logit_normal', got {dist!r}")
     return shift_times(t, shift) if shift != 1 else t
 
 def flow_noisify(x0:torch.Tensor, t:torch.Tensor|None=None, z:torch.Tensor|None=None, generator=None, **time_kwargs):
-    "((x_t, t), v): x_t = (1 - t) x0 + t z and the velocity v = z - x0, with z ~ N(0, I) (unless given) and one t per image (drawn by `sample_flow_times(**time_kwargs)` unless given)."
+    "((x_t, t), v): x_t = (1 - t) x0 + t z and the velocity v = z - x0, with z ~ N(0, I) (unless given) and one t per image (drawn by `flow_train_times(**time_kwargs)` unless given)."
     n = len(x0)
-    if t is None: t = sample_flow_times(n, generator=generator, device=x0.device, dtype=x0.dtype, **time_kwargs)
+    if t is None: t = flow_train_times(n, generator=generator, device=x0.device, dtype=x0.dtype, **time_kwargs)
     else:
         t = torch.as_tensor(t, device=x0.device, dtype=x0.dtype)
         if t.shape != (n,): raise ValueError(f"expected one time per image, shape ({n},), got {tuple(t.shape)}")
@@ -72,14 +69,11 @@ class FlowCB(NoisingCB):
         inputs, target = self.noisify(x0, self.batch_generator(learn, x0), z=z)
         learn.batch = (*inputs, target)
 
-# %% ../nbs/12_flows.ipynb #4fd2e6ab
-def _times_per_item(t, x):
-    "`t` (a number or one per item of `x`) as a tensor (N,) on `x`'s device; a number is checked, a tensor is not (a host read per call)."
+# %% ../nbs/12_flows.ipynb #b4b78370
+def _unit_time(t, x):
+    "`t` per item of `x` (lesson 10's `per_item`); a plain number must be a time in [0, 1] (a tensor is the sampler's to check, once)."
     if not isinstance(t, torch.Tensor) and not 0 <= t <= 1: raise ValueError(f"t must be a time in [0, 1], got {t}")
-    t = torch.as_tensor(t, dtype=x.dtype if x.is_floating_point() else None, device=x.device)
-    if t.ndim == 0: t = t.expand(len(x))
-    if t.shape != (len(x),): raise ValueError(f"t must be a number or have one value per item, shape ({len(x)},); got shape {tuple(t.shape)}")
-    return t
+    return per_item(t, x)
 
 class FlowVelocity(nn.Module):
     "A rectified-flow model `v(x, t, **extra_args) = net(x, time_scale t, **extra_args)`: the velocity z - x0 at x_t = (1 - t) x0 + t z."
@@ -91,54 +85,10 @@ class FlowVelocity(nn.Module):
         "How to rebuild this model (lesson 04a's format), naming the exported class."
         return {'factory': 'miniai.flows.FlowVelocity', 'kwargs': {'net': spec_of(self.net), 'time_scale': self.time_scale}}
     def forward(self, x, t, **extra_args):
-        t = _times_per_item(t, x)
+        t = _unit_time(t, x)
         return self.net(x, t * self.time_scale, **extra_args)
 
-# %% ../nbs/12_flows.ipynb #c758c53c
-def flow_times(n:int, shift:float=1., t_max:float=1., device='cpu', dtype=None) -> torch.Tensor:
-    "`n` steps from `t_max` (default 1, pure noise) to 0: n + 1 times evenly spaced in t, then `shift_times(t, shift)`."
-    if n < 1: raise ValueError(f"n={n}: a schedule needs at least one step")
-    if not 0 < t_max <= 1: raise ValueError(f"t_max must be in (0, 1], got {t_max}")
-    return shift_times(torch.linspace(t_max, 0, n + 1, dtype=torch.float64), shift).to(device=device, dtype=dtype or torch.get_default_dtype())
-
-def check_flow_times(ts):
-    "Raise a ValueError unless `ts` is a 1-D tensor of strictly decreasing times in [0, 1] ending in 0."
-    if not isinstance(ts, torch.Tensor) or ts.ndim != 1 or len(ts) < 2:
-        raise ValueError(f"ts must be a 1-D tensor of at least 2 times ending in 0 (e.g. flow_times(n)), got {ts!r}")
-    check_times(ts, 'ts')
-    if ts[-1] != 0: raise ValueError(f"ts must end at 0 (the data), but the last is {ts[-1].item():g}")
-    up = (ts[1:] >= ts[:-1]).nonzero()
-    if len(up):
-        i = int(up[0])
-        raise ValueError(f"ts must be strictly decreasing, but ts[{i}] = {ts[i].item():g} and ts[{i+1}] = {ts[i+1].item():g}")
-
-@torch.no_grad()
-def sample_flow_euler(model, x, ts, extra_args=None, callback=None):
-    "Euler's method on dx/dt = v(x, t) from ts[0] down to 0: one model call per step."
-    check_flow_times(ts)
-    extra_args, s_in = extra_args or {}, x.new_ones([x.shape[0]])
-    for i in range(len(ts) - 1):
-        t, t_next = ts[i], ts[i+1]
-        v = model(x, t * s_in, **extra_args)
-        if callback: callback(dict(i=i, x=x, t=t, t_next=t_next, v=v))
-        x = x + (t_next - t) * v
-    return x
-
-@torch.no_grad()
-def sample_flow_heun(model, x, ts, extra_args=None, callback=None):
-    "Heun's method in t: an Euler step, then the average of the velocities at both ends; the last step (to t = 0) stays Euler. 2n - 1 model calls for n steps."
-    check_flow_times(ts)
-    extra_args, s_in = extra_args or {}, x.new_ones([x.shape[0]])
-    for i in range(len(ts) - 1):
-        t, t_next = ts[i], ts[i+1]
-        v = model(x, t * s_in, **extra_args)
-        if callback: callback(dict(i=i, x=x, t=t, t_next=t_next, v=v))
-        x_euler = x + (t_next - t) * v
-        if t_next == 0: x = x_euler
-        else: x = x + (t_next - t) * (v + model(x_euler, t_next * s_in, **extra_args)) / 2
-    return x
-
-# %% ../nbs/12_flows.ipynb #141bff10
+# %% ../nbs/12_flows.ipynb #34aea737
 def velocity_to_denoiser(model):
     "The denoiser D(x, sigma, **extra_args) of a velocity model `model(x_t, t, **extra_args)`: t = sigma/(1 + sigma), x_t = x/(1 + sigma), D = x_t - t v (lesson 11's `VelocityDenoiser`)."
     return VelocityDenoiser(model)
@@ -149,7 +99,7 @@ class DenoiserVelocity(nn.Module):
         super().__init__()
         self.denoiser = denoiser
     def forward(self, x, t, **extra_args):
-        t = _times_per_item(t, x)
+        t = _unit_time(t, x)
         tt = append_dims(t, x.ndim)
         return (x - self.denoiser(x / (1 - tt), t / (1 - t), **extra_args).to(x.dtype)) / tt
 
@@ -157,7 +107,7 @@ def denoiser_to_velocity(denoiser):
     "A denoiser `D(x, sigma)` as a velocity model `v(x_t, t)` on the same marginals (sigma = t/(1 - t)); defined for 0 < t < 1, so sample it from t_max = sigma_max/(1 + sigma_max)."
     return DenoiserVelocity(denoiser)
 
-# %% ../nbs/12_flows.ipynb #c872f5ac
+# %% ../nbs/12_flows.ipynb #3dfd23a2
 class GuidedVelocity(nn.Module):
     "Classifier-free guidance of a conditional velocity model `model(x, t, c=labels)`: v_null + w (v_cond - v_null), both from one call on a doubled batch (w = 0 and w = 1 need only one half). `null_label` is the label trained as 'no class'."
     def __init__(self, model, w:float, null_label:int, label_arg:str='c'):
@@ -181,7 +131,7 @@ class GuidedVelocity(nn.Module):
             return self.model(x, t, **{self.label_arg: null if self.w == 0 else c}, **extra_args)
         n = len(x)
         double = lambda a: torch.cat([a, a]) if isinstance(a, torch.Tensor) and a.ndim > 0 and len(a) == n else a
-        out = self.model(torch.cat([x, x]), double(_times_per_item(t, x)), **{self.label_arg: torch.cat([c, null])},
+        out = self.model(torch.cat([x, x]), double(_unit_time(t, x)), **{self.label_arg: torch.cat([c, null])},
                          **{k: double(v) for k, v in extra_args.items()})
         self.evals += 2 * n
         v_cond, v_null = out.chunk(2)

@@ -6,8 +6,8 @@
 from __future__ import annotations
 import torch, torch.nn as nn
 from .core import *
-from .diffusion import generate
-from .flows import GuidedVelocity, flow_times, sample_flow_euler
+from .flows import GuidedVelocity
+from .samplers import generate, flow_times, sample_flow_euler
 from .fid import ImageEval
 
 # %% auto #0
@@ -20,7 +20,7 @@ def guided_samples(model, labels:torch.Tensor, w:float, n_steps:int, shape, null
     "One sample in [-1, 1] (float32, CPU) for each of `labels`, from `sampler` on `GuidedVelocity(model, w, null_label)` over `flow_times(n_steps, shift)`; and the network evaluations each sample cost."
     guided = GuidedVelocity(model, w, null_label)
     device = torch.device(def_device if device is None else device)
-    xs = generate(sampler, guided, len(labels), shape=shape, ts=flow_times(n_steps, shift, device=device), extra_args=dict(c=labels.to(device)),
+    xs = generate(sampler, guided, len(labels), flow_times(n_steps, shift, device=device), shape=shape, extra_args=dict(c=labels.to(device)),
                   batch_size=batch_size, generator=generator, device=device, clamp=True, autocast=autocast)
     return xs, guided.evals / len(labels)
 

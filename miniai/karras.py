@@ -4,19 +4,16 @@
 
 # %% ../nbs/10_karras.ipynb #f79119e7
 from __future__ import annotations
-import math
-from functools import partial
 from pathlib import Path
-import torch, torch.nn as nn, torch.nn.functional as F
+import torch, torch.nn as nn
 from .core import *
 from .learner import *
-from .diffusion import NoisingCB, diffusion_learner, append_dims
-from .checkpoint import spec_of, save_model, load_model
+from .diffusion import NoisingCB, append_dims, per_item
+from .checkpoint import spec_of, load_model
 
 # %% auto #0
-__all__ = ['edm_scalings', 'KarrasDenoiser', 'sample_sigmas', 'karras_noisify', 'KarrasCB', 'karras_checkpoint_path',
-           'load_karras', 'append_zero', 'sigmas_karras', 'check_sigmas', 'to_d', 'default_noise_sampler',
-           'sample_heun']
+__all__ = ['edm_scalings', 'KarrasDenoiser', 'rand_log_normal', 'karras_noisify', 'KarrasCB', 'karras_checkpoint_path',
+           'load_karras']
 
 # %% ../nbs/10_karras.ipynb #d2f1a5cb
 def edm_scalings(sigma, sigma_data:float):
@@ -28,14 +25,11 @@ def edm_scalings(sigma, sigma_data:float):
     c_noise = sigma.log() / 4
     return c_skip, c_out, c_in, c_noise
 
-# %% ../nbs/10_karras.ipynb #0b4bdfce
-def _sigma_per_item(sigma, x):
-    "`sigma` (a number, or one per item of `x`) as a tensor of shape (N,) on `x`'s device. A number must be positive; a tensor is not checked here, which would cost a host sync per model call (the samplers check their schedule once)."
+# %% ../nbs/10_karras.ipynb #02dc2e2e
+def _positive_sigma(sigma, x):
+    "`sigma` per item of `x` (`per_item`); a plain number must be positive (a tensor is the sampler's to check, once)."
     if not isinstance(sigma, torch.Tensor) and not sigma > 0: raise ValueError(f"sigma must be positive, got {sigma}: D(x, 0) is x itself, call the denoiser only at noise levels above 0")
-    sigma = torch.as_tensor(sigma, dtype=x.dtype if x.is_floating_point() else None, device=x.device)
-    if sigma.ndim == 0: sigma = sigma.expand(len(x))
-    if sigma.shape != (len(x),): raise ValueError(f"sigma must be a number or have one value per item, shape ({len(x)},); got shape {tuple(sigma.shape)}")
-    return sigma
+    return per_item(sigma, x, 'sigma')
 
 class KarrasDenoiser(nn.Module):
     "EDM's preconditioned denoiser `D(x, sigma, **extra_args) = c_skip x + c_out net(c_in x, c_noise, **extra_args)` around a network `net(x, t)`."
@@ -51,29 +45,29 @@ class KarrasDenoiser(nn.Module):
 
     def forward(self, x, sigma, **extra_args):
         "The denoised estimate of `x`, noisy at level `sigma` (a number or one per item); `extra_args` (e.g. class labels `c`) go to the network."
-        sigma = _sigma_per_item(sigma, x)
+        sigma = _positive_sigma(sigma, x)
         c_skip, c_out, c_in, c_noise = (append_dims(c, x.ndim) for c in edm_scalings(sigma, self.sigma_data))
         f = self.net(c_in * x, c_noise.flatten(), **extra_args)
         return c_skip * x + c_out * f.to(x.dtype)
 
     def target(self, x0, noise, sigma):
         "The network's training target for clean `x0` noised by `noise` at level `sigma`: (x0 - c_skip x)/c_out."
-        sigma = _sigma_per_item(sigma, x0)
+        sigma = _positive_sigma(sigma, x0)
         c_skip, c_out, _, _ = (append_dims(c, x0.ndim) for c in edm_scalings(sigma, self.sigma_data))
         x = x0 + append_dims(sigma, x0.ndim) * noise
         return (x0 - c_skip * x) / c_out
 
-# %% ../nbs/10_karras.ipynb #26ff87ee
-def sample_sigmas(n:int, p_mean:float=-1.2, p_std:float=1.2, generator=None, device=None, dtype=None):
-    "`n` training noise levels with ln(sigma) ~ N(p_mean, p_std^2) (EDM's log-normal)."
-    if p_std < 0: raise ValueError(f"p_std must be >= 0, got {p_std}")
+# %% ../nbs/10_karras.ipynb #aacf2b6d
+def rand_log_normal(n:int, loc:float=-1.2, scale:float=1.2, generator=None, device=None, dtype=None):
+    "`n` draws of sigma with ln(sigma) ~ N(loc, scale^2): EDM's log-normal training noise levels (P_mean = -1.2, P_std = 1.2), named as in k-diffusion."
+    if not scale >= 0: raise ValueError(f"scale (EDM's P_std) must be >= 0, got {scale}")
     z = random_tensor(n, generator, device, torch.randn, dtype)
-    return (p_mean + p_std * z).exp()
+    return (loc + scale * z).exp()
 
-# %% ../nbs/10_karras.ipynb #7201fcbe
+# %% ../nbs/10_karras.ipynb #dcdf3e30
 def karras_noisify(x0:torch.Tensor, sigma_data:float, p_mean:float=-1.2, p_std:float=1.2, generator=None):
     "A training batch from clean images `x0`: ((c_in x, c_noise), target) for x = x0 + sigma eps with log-normal sigma."
-    sigma = sample_sigmas(len(x0), p_mean, p_std, generator=generator, device=x0.device, dtype=x0.dtype)
+    sigma = rand_log_normal(len(x0), p_mean, p_std, generator=generator, device=x0.device, dtype=x0.dtype)
     noise = random_tensor(x0.shape, generator, x0.device, torch.randn, x0.dtype)
     c_skip, c_out, c_in, c_noise = (append_dims(c, x0.ndim) for c in edm_scalings(sigma, sigma_data))
     x = x0 + append_dims(sigma, x0.ndim) * noise
@@ -96,64 +90,3 @@ def load_karras(path, device=None, ema:bool=False) -> KarrasDenoiser:
     "The denoiser lesson 10 saved at `path` (lesson 04a's `load_model`), in eval mode on `device`; with `ema`, its averaged weights."
     return load_model(path, expect=KarrasDenoiser, device=def_device if device is None else device, ema=ema,
                       hint="run lesson 10 (MINIAI_MODE=<mode> bash scripts/lesson.sh 10, or nbs/10_karras.ipynb) in this run mode to train and save one")
-
-# %% ../nbs/10_karras.ipynb #03ebb9ef
-def append_zero(x):
-    "The 1-D tensor of sigmas `x` with a final 0 appended."
-    return torch.cat([x, x.new_zeros([1])])
-
-def sigmas_karras(n:int, sigma_min:float, sigma_max:float, rho:float=7., device='cpu', dtype=None):
-    "`n` noise levels from `sigma_max` to `sigma_min`, evenly spaced in sigma^(1/rho) (Karras et al. 2022, eq. 5), then a final 0."
-    if n < 1: raise ValueError(f"n={n}: a schedule needs at least one noise level")
-    if not 0 < sigma_min <= sigma_max: raise ValueError(f"expected 0 < sigma_min <= sigma_max, got sigma_min={sigma_min}, sigma_max={sigma_max}")
-    ramp = torch.linspace(0, 1, n, dtype=torch.float64)
-    hi, lo = sigma_max ** (1/rho), sigma_min ** (1/rho)
-    return append_zero((hi + ramp * (lo - hi)) ** rho).to(device=device, dtype=dtype or torch.get_default_dtype())
-
-# %% ../nbs/10_karras.ipynb #58553155
-def check_sigmas(sigmas):
-    "Raise a ValueError unless `sigmas` is a 1-D tensor of positive, strictly decreasing noise levels ending in 0."
-    if not isinstance(sigmas, torch.Tensor) or sigmas.ndim != 1 or len(sigmas) < 2:
-        raise ValueError(f"sigmas must be a 1-D tensor of at least 2 noise levels ending in 0, got {sigmas!r}")
-    if sigmas[-1] != 0: raise ValueError(f"sigmas must end in 0 (add it with `append_zero`), but the last is {sigmas[-1].item():g}")
-    if (sigmas[:-1] <= 0).any(): raise ValueError(f"sigmas must be positive before the final 0, got {sigmas.tolist()}")
-    up = (sigmas[1:] >= sigmas[:-1]).nonzero()
-    if len(up):
-        i = int(up[0])
-        raise ValueError(f"sigmas must be strictly decreasing, but sigmas[{i}] = {sigmas[i].item():g} and sigmas[{i+1}] = {sigmas[i+1].item():g}")
-
-def to_d(x, sigma, denoised):
-    "The slope dx/dsigma of the probability-flow ODE: from the denoised estimate to `x`, per unit of sigma."
-    return (x - denoised) / sigma
-
-# %% ../nbs/10_karras.ipynb #d772c2de
-def default_noise_sampler(x, generator=None):
-    "A `noise_sampler(sigma, sigma_next)` that draws standard normal noise shaped like `x` from `generator` (on the generator's device, then moved to `x`'s)."
-    return lambda sigma, sigma_next: random_tensor(x.shape, generator, x.device, torch.randn, x.dtype)
-
-# %% ../nbs/10_karras.ipynb #e1d2d9c8
-@torch.no_grad()
-def sample_heun(model, x, sigmas, extra_args=None, callback=None, s_churn=0., s_tmin=0., s_tmax=float('inf'), s_noise=1., generator=None, noise_sampler=None):
-    "Heun's second-order method (EDM Algorithm 2): an Euler step, then the average of the slopes at both ends; 2n - 1 model calls for n steps. Churn noise comes from `generator` (or `noise_sampler`)."
-    check_sigmas(sigmas)
-    extra_args, s_in = extra_args or {}, x.new_ones([x.shape[0]])
-    noise_sampler = noise_sampler or default_noise_sampler(x, generator)
-    n = len(sigmas) - 1
-    for i in range(n):
-        sigma, sigma_next = sigmas[i], sigmas[i+1]
-        # Churn: raise the noise level to sigma_hat by adding fresh noise (gamma = 0 without churn)
-        gamma = min(s_churn / n, 2**0.5 - 1) if s_tmin <= sigma <= s_tmax else 0.
-        sigma_hat = sigma * (1 + gamma)
-        if gamma > 0: x = x + noise_sampler(sigma, sigma_hat) * s_noise * (sigma_hat**2 - sigma**2).sqrt()
-        # Euler step from sigma_hat to sigma_next
-        denoised = model(x, sigma_hat * s_in, **extra_args)
-        if callback: callback(dict(i=i, x=x, sigma=sigma, sigma_hat=sigma_hat, sigma_next=sigma_next, denoised=denoised))
-        d = to_d(x, sigma_hat, denoised)
-        dt = sigma_next - sigma_hat
-        if sigma_next == 0: x = x + d * dt       # the last step stays Euler: there is no slope at sigma = 0
-        else:
-            # Second-order correction: redo the step with the average of the slopes at both ends
-            x_euler = x + d * dt
-            d_next = to_d(x_euler, sigma_next, model(x_euler, sigma_next * s_in, **extra_args))
-            x = x + (d + d_next) / 2 * dt
-    return x

@@ -12,14 +12,15 @@ from .core import *
 from .diffusion import NoisingCB, append_dims, per_item
 from .ddpm import DDPMSchedule, ddim_timesteps
 from .cosine import cosine_timesteps
-from .karras import sample_sigmas, sigmas_karras
-from .flows import sample_flow_times, flow_times
-from .consistency import sample_trig_times
+from .karras import rand_log_normal
+from .flows import rand_logit_normal
+from .consistency import sigma_to_trig_time
+from .samplers import sigmas_karras, flow_times
 
 # %% auto #0
 __all__ = ['Method', 'method_noisify', 'ddpm_method', 'cosine_method', 'edm_method', 'rectified_flow_method', 'trigflow_method',
-           'MethodModel', 'MethodDenoiser', 'method_denoiser', 'MethodCB', 'method_times', 'sample_ddim',
-           'OwnClockVelocity', 'own_clock_velocity']
+           'MethodModel', 'MethodDenoiser', 'method_denoiser', 'MethodCB', 'method_times', 'OwnClockVelocity',
+           'own_clock_velocity']
 
 # %% ../nbs/16_head_to_head.ipynb #f474ccf8
 @dataclass(frozen=True)
@@ -51,6 +52,11 @@ class Method:
         "The weight the loss puts on the squared error of the implied x0 (the denoiser's error): weight(t) (det(t) / noise(t))^2."
         w = 1. if self.weight is None else self.weight(t)
         return w * (self.det(t) / self.noise(t))**2
+    def x0_and_noise(self, x_t, t, pred):
+        "(x0, z) implied by x_t = a x0 + b z and a prediction `pred` = c x0 + d z of the target: x0 = (d x_t - b p)/(a d - b c), z = (a p - c x_t)/(a d - b c)."
+        a, b, c, d = (append_dims(torch.as_tensor(f(t), device=x_t.device, dtype=x_t.dtype), x_t.ndim) for f in (self.signal, self.noise, self.target_x0, self.target_z))
+        det = a * d - b * c
+        return (d * x_t - b * pred) / det, (a * pred - c * x_t) / det
     def __repr__(self): return f"Method({self.name!r}, sigma {self.sigma_min:g} to {self.sigma_max:g})"
 
 def method_noisify(method:Method, x0:torch.Tensor, t=None, z=None, generator=None):
@@ -68,7 +74,7 @@ def method_noisify(method:Method, x0:torch.Tensor, t=None, z=None, generator=Non
 
 # %% ../nbs/16_head_to_head.ipynb #bc59dcf8
 def _lognormal_sigma(p_mean:float, p_std:float):
-    return lambda n, gen, device, dtype: sample_sigmas(n, p_mean, p_std, generator=gen, device=device, dtype=dtype)
+    return lambda n, gen, device, dtype: rand_log_normal(n, p_mean, p_std, generator=gen, device=device, dtype=dtype)
 
 def ddpm_method(sched:DDPMSchedule|None=None) -> Method:
     "Lesson 07: the linear schedule's steps t = 0..999 (a float t between steps interpolates log sigma), eps as the target, the step number as the network's time."
@@ -120,7 +126,7 @@ def edm_method(sigma_data:float, p_mean:float=-1.2, p_std:float=1.2, sigma_min:f
 def rectified_flow_method(m:float=0., s:float=1., time_scale:float=1000.) -> Method:
     "Lesson 12: the straight path x_t = (1 - t) x0 + t z, the velocity z - x0 as the target, logit-normal t, 1000 t as the network's time."
     return Method('rectified flow (12)', signal=lambda t: 1 - t, noise=lambda t: t, target_x0=lambda t: -1. + 0. * t, target_z=lambda t: 1. + 0. * t,
-                  sample_t=lambda k, gen, device, dtype: sample_flow_times(k, 'logit_normal', m, s, generator=gen, device=device, dtype=dtype),
+                  sample_t=lambda k, gen, device, dtype: rand_logit_normal(k, m, s, generator=gen, device=device, dtype=dtype),
                   c_in=lambda t: 1. + 0. * t, c_noise=lambda t: time_scale * t, t_of_sigma=lambda sig: sig / (1 + sig),
                   timesteps=lambda k: flow_times(k, dtype=torch.float64)[:-1], sigma_min=0.002, sigma_max=80., t_max=1.)
 
@@ -130,7 +136,7 @@ def trigflow_method(sigma_data:float, p_mean:float=-1.2, p_std:float=1.2, sigma_
     if not sd > 0: raise ValueError(f"sigma_data must be positive, got {sigma_data}")
     t_top = math.atan(sigma_max / sd)
     return Method('TrigFlow (13)', signal=torch.cos, noise=lambda t: sd * torch.sin(t), target_x0=lambda t: -torch.sin(t) / sd, target_z=torch.cos,
-                  sample_t=lambda k, gen, device, dtype: sample_trig_times(k, sd, p_mean, p_std, generator=gen, device=device, dtype=dtype),
+                  sample_t=lambda k, gen, device, dtype: sigma_to_trig_time(_lognormal_sigma(p_mean, p_std)(k, gen, device, dtype), sd),
                   c_in=lambda t: 1 / sd + 0. * t, c_noise=lambda t: t, t_of_sigma=lambda s: torch.atan(s / sd),
                   timesteps=lambda k: torch.linspace(t_top, 0, k + 1, dtype=torch.float64)[:-1], sigma_min=0.002, sigma_max=sigma_max, t_max=t_top)
 
@@ -147,11 +153,8 @@ class MethodModel(nn.Module):
         out = self.net(append_dims(torch.as_tensor(m.c_in(t), device=x_t.device, dtype=x_t.dtype), x_t.ndim) * x_t, m.c_noise(t), **extra_args).to(x_t.dtype)
         return out if loss_scale is None else out * append_dims(loss_scale, out.ndim)
     def x0_and_noise(self, x_t, t, **extra_args):
-        "(x0, z) implied by x_t = a x0 + b z and the prediction p = c x0 + d z: x0 = (d x_t - b p)/(a d - b c), z = (a p - c x_t)/(a d - b c)."
-        m, p = self.method, self(x_t, t, **extra_args)
-        a, b, c, d = (append_dims(torch.as_tensor(f(t), device=x_t.device, dtype=x_t.dtype), x_t.ndim) for f in (m.signal, m.noise, m.target_x0, m.target_z))
-        det = a * d - b * c
-        return (d * x_t - b * p) / det, (a * p - c * x_t) / det
+        "(x0, z) read off this model's prediction at (x_t, t) by its method (`Method.x0_and_noise`)."
+        return self.method.x0_and_noise(x_t, t, self(x_t, t, **extra_args))
 
 class MethodDenoiser(nn.Module):
     "A `MethodModel` as lesson 10's denoiser D(x, sigma) with x = x0 + sigma z: t = t_of_sigma(sigma), x_t = signal(t) x, D = its x0. Lesson 11's samplers run on it."
@@ -188,19 +191,7 @@ def method_times(method:Method, n:int, device='cpu', dtype=None) -> torch.Tensor
     if n < 1: raise ValueError(f"n={n}: a sampler needs at least one call")
     return method.timesteps(n).to(device=device, dtype=dtype or torch.get_default_dtype())
 
-@torch.no_grad()
-def sample_ddim(model:MethodModel, x, ts, extra_args=None, callback=None):
-    "DDIM on the method's own clock, one call per time in `ts`: read (x0, z) off the model at t, move to x_t' = a(t') x0 + b(t') z at the next time, and return x0 after the last. `x` starts at ts[0] (noise(ts[0]) z for pure noise)."
-    if not isinstance(ts, torch.Tensor) or ts.ndim != 1 or len(ts) < 1: raise ValueError(f"ts must be a 1-D tensor of at least one time (e.g. method_times), got {ts!r}")
-    if len(ts) > 1 and not (ts[1:] < ts[:-1]).all(): raise ValueError(f"ts must be strictly decreasing, got {ts.tolist()}")
-    m, extra_args = model.method, extra_args or {}
-    for i, t in enumerate(ts):
-        x0, z = model.x0_and_noise(x, t.expand(len(x)), **extra_args)
-        if callback: callback(dict(i=i, x=x, t=t, denoised=x0))
-        if i + 1 == len(ts): return x0
-        t_next = ts[i + 1]
-        x = m.signal(t_next).to(x.dtype) * x0 + m.noise(t_next).to(x.dtype) * z
-
+# %% ../nbs/16_head_to_head.ipynb #64762750
 def _derivative(f, t):
     "d f/dt at `t` (N,), by forward-mode AD through the method's own formula."
     return torch.func.jvp(f, (t,), (torch.ones_like(t),))[1]

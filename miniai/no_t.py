@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_no_t.ipynb #75f61a28
 from __future__ import annotations
-import torch, torch.nn as nn, torch.nn.functional as F
+import torch
 from .core import *
 from .learner import *
 from .diffusion import NoisingCB, append_dims
@@ -41,7 +41,7 @@ def no_time(t:torch.Tensor) -> torch.Tensor:
 
 # %% ../nbs/09_no_t.ipynb #ff42aaa0
 def clamped_abar_estimate(predictor, lo:float=0.5, hi:float=2.):
-    "An `abar_estimate` for `ddim_cosine`: sigmoid(predictor(x)) per image, clamped to [lo, hi] times the batch median (and to (1e-6, 1 - 1e-6))."
+    "An `abar_estimate` for `sample_ddim`: sigmoid(predictor(x)) per image, clamped to [lo, hi] times the batch median (and to (1e-6, 1 - 1e-6))."
     @torch.no_grad()
     def estimate(x:torch.Tensor, t:float) -> torch.Tensor:
         a = torch.sigmoid(predictor(x).float().reshape(len(x)))

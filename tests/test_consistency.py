@@ -2,8 +2,10 @@
 import math
 import pytest
 import torch, torch.nn as nn
-from miniai.consistency import (TrigFlow, SCMTrainCB, consistency_learner, consistency_times, sample_consistency, student_from_denoiser,
-                                trigflow_tangent, trigflow_noisify, sample_trig_times, scm_loss, denoiser_to_trigflow, trigflow_to_denoiser)
+from miniai.consistency import (TrigFlow, SCMTrainCB, consistency_learner, student_from_denoiser, sigma_to_trig_time,
+                                trigflow_tangent, trigflow_noisify, scm_loss, denoiser_to_trigflow, trigflow_to_denoiser)
+from miniai.karras import rand_log_normal
+from miniai.samplers import consistency_times, sample_consistency
 from miniai.datasets import TensorLoader, DataLoaders
 from miniai.diffusion import GaussianMixture
 from miniai.karras import KarrasDenoiser
@@ -22,7 +24,7 @@ def _dls(x, bs=32):
 
 def test_times_follow_edm_lognormal():
     "t = arctan(e^tau / sd): the median of sigma = sd tan t is e^p_mean, and every t lies in (0, pi/2)."
-    t = sample_trig_times(200_000, 0.5, p_mean=-1., p_std=1.4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    t = sigma_to_trig_time(rand_log_normal(200_000, -1., 1.4, generator=torch.Generator().manual_seed(0), dtype=torch.float64), 0.5)
     assert ((t > 0) & (t < math.pi / 2)).all()
     assert abs((0.5 * torch.tan(t)).log().median().item() - (-1.)) < 0.02
 

@@ -3,12 +3,11 @@ import math
 import pytest
 import torch, torch.nn as nn, torch.nn.functional as F
 from miniai.methods import (Method, method_noisify, ddpm_method, cosine_method, edm_method, rectified_flow_method, trigflow_method,
-                            MethodModel, MethodCB, method_denoiser, method_times, sample_ddim)
+                            MethodModel, MethodCB, method_denoiser, method_times)
 from miniai.datasets import TensorLoader, DataLoaders
 from miniai.diffusion import diffusion_learner
 from miniai.unet import timestep_embedding
-from miniai.karras import sigmas_karras
-from miniai.samplers import sample_euler
+from miniai.samplers import sigmas_karras, sample_euler, sample_method_ddim
 
 class PointNet(nn.Module):
     "A small network for 2-D points: net(x, c_noise)."
@@ -77,7 +76,7 @@ def test_every_method_trains_through_the_learner(make):
 def test_bad_input_is_named():
     m = rectified_flow_method()
     with pytest.raises(ValueError, match='at least one call'): method_times(m, 0)
-    with pytest.raises(ValueError, match='strictly decreasing'): sample_ddim(MethodModel(m, PointNet()), torch.randn(4, 2), torch.tensor([0.2, 0.5]))
+    with pytest.raises(ValueError, match='strictly decreasing'): sample_method_ddim(MethodModel(m, PointNet()), torch.randn(4, 2), torch.tensor([0.2, 0.5]))
     with pytest.raises(ValueError, match='sigma_data must be positive'): edm_method(0.)
     with pytest.raises(ValueError, match='sigma_data must be positive'): trigflow_method(-1.)
     with pytest.raises(ValueError, match='one value per item'): method_denoiser(MethodModel(m, PointNet()))(torch.randn(4, 2), torch.ones(3))
@@ -86,7 +85,8 @@ def test_bad_input_is_named():
 @pytest.mark.parametrize('make', [ddpm_method, cosine_method, lambda: edm_method(0.7), rectified_flow_method, lambda: trigflow_method(0.7)])
 def test_lesson_12_samplers_run_on_every_method(make):
     "Lesson 12's Euler in t on the velocity of any method's denoiser is lesson 11's Euler in sigma (the straight-line clock is affine), step for step."
-    from miniai.flows import denoiser_to_velocity, sample_flow_euler
+    from miniai.flows import denoiser_to_velocity
+    from miniai.samplers import sample_flow_euler
     m = make()
     torch.manual_seed(0)
     model = MethodModel(m, PointNet()).double().eval()
