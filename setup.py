@@ -36,6 +36,9 @@ setuptools.setup(
     # one package; the classifiers' weights in miniai/weights/ are its package data, listed here and nowhere else
     # (include_package_data, on by default with a pyproject.toml, would take weights/ for a package and warn)
     packages = [cfg['lib_path']],
+    # the project root holds the package: `pip install -e .` then puts that folder on sys.path with a plain .pth file, as
+    # PYTHONPATH=$PWD would (without it setuptools installs an import hook and prints a notice about it)
+    package_dir = {'': '.'},
     package_data = {cfg['lib_path']: ['weights/*.pt']},
     include_package_data = False,
     install_requires = requirements,

@@ -66,11 +66,13 @@ def _package_source(tmp):
 PIP_WHEEL = [sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '--no-index']
 
 def test_packaging_prints_no_warnings(tmp_path):
-    "Building a wheel as `pip install .` does, and as pip would from the sdist the index serves, prints no warning: the weights are declared package data, the licence an SPDX expression, and the sdist carries settings.ini, which setup.py reads."
+    "Building a wheel as `pip install .` does, an editable one as `pip install -e .` does, and a wheel from the sdist the index would serve prints no warning: the weights are declared package data, the licence an SPDX expression, and the sdist carries settings.ini, which setup.py reads."
     src = _package_source(tmp_path)
     logs = {'pip wheel .': subprocess.run(PIP_WHEEL + ['-w', str(tmp_path/'dist'), str(src)], capture_output=True, text=True)}
-    logs['sdist'] = subprocess.run([sys.executable, '-c', 'import sys; from setuptools import build_meta; print(build_meta.build_sdist(sys.argv[1]))',
-                                    str(tmp_path/'sdist')], cwd=src, capture_output=True, text=True)
+    backend = lambda hook, out: subprocess.run([sys.executable, '-c', f'import sys; from setuptools import build_meta; print(build_meta.{hook}(sys.argv[1]))',
+                                                str(out)], cwd=src, capture_output=True, text=True)
+    logs['editable (pip install -e .)'] = backend('build_editable', tmp_path/'editable')
+    logs['sdist'] = backend('build_sdist', tmp_path/'sdist')
     assert logs['sdist'].returncode == 0, logs['sdist'].stderr[-3000:]
     shutil.unpack_archive(tmp_path/'sdist'/logs['sdist'].stdout.split()[-1], tmp_path/'unpacked')
     unpacked, = (tmp_path/'unpacked').iterdir()
@@ -78,7 +80,8 @@ def test_packaging_prints_no_warnings(tmp_path):
     for what, out in logs.items():
         text = (out.stdout + out.stderr).replace(str(tmp_path), '<tmp>')   # the folder is named after this test
         assert out.returncode == 0, f"{what} failed:\n{text[-3000:]}"
-        warnings = [line.strip() for line in text.splitlines() if re.search(r'(?i)warning\b', line)]
+        # pip's WARNING lines, and Python warnings as the warnings module prints them (file.py:LINE: Category: message)
+        warnings = [line.strip() for line in text.splitlines() if re.search(r'(?i)warning\b|\.py:\d+: \w+: ', line)]
         assert not warnings, f"{what} warns about the project's packaging (setup.py, settings.ini, pyproject.toml, MANIFEST.in):\n" + '\n'.join(warnings)
 
 def test_installed_package_ships_its_weights(tmp_path):
