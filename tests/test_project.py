@@ -11,6 +11,13 @@ def test_readme_matches_index():
     from readme import render
     assert (ROOT/'README.md').read_text(encoding='utf-8') == render(), "README.md is out of date: run `python tools/readme.py`"
 
+def test_readme_installs_what_settings_names():
+    "The README's install lines name settings.ini's distribution and its repository address, the address's one home."
+    cfg, readme = _settings(), (ROOT/'README.md').read_text(encoding='utf-8')
+    assert f"`pip install {cfg['lib_name']}`" in readme and f'"{cfg["lib_name"]} @ git+{cfg["git_url"]}"' in readme, \
+        f"the README should say how to install {cfg['lib_name']} from the index and from {cfg['git_url']} (settings.ini)"
+    assert set(re.findall(r'git\+(\S+?)["`\s]', readme)) == {cfg['git_url']}, "the README names another repository address than settings.ini's git_url"
+
 def _copy_project(tmp):
     for name in ('settings.ini', 'setup.py', 'nbs', 'miniai'):
         src = ROOT/name
