@@ -10,7 +10,7 @@ if [ ! -x .venv/bin/python ]; then
   $PYTHON -m venv .venv
 fi
 stamp=.venv/.miniai-setup
-want=$(cat settings.ini setup.py | sha256sum | cut -d' ' -f1)
+want=$(cat settings.ini setup.py pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat $stamp 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c "import miniai, nbdev" 2>/dev/null; then
   echo "== installing miniai and its requirements (pip install -e \".[dev]\"; the first time brings PyTorch, which takes a few minutes)"
   .venv/bin/python -m pip install -q --upgrade pip

@@ -170,8 +170,9 @@ def test_colab_cell_installs_a_working_package(tmp_path):
 
 def test_every_notebook_is_in_the_teaching_order():
     "scripts/lessons.sh lists each notebook exactly once, so the test command runs them all, in the order the course teaches them."
-    text = (ROOT/'scripts'/'lessons.sh').read_text()
-    listed = text.split('LESSONS="', 1)[1].split('"', 1)[0].split()
+    sys.path.insert(0, str(ROOT/'tools'))
+    from colab import lessons_var
+    listed = lessons_var('LESSONS')
     assert len(listed) == len(set(listed)), f"a lesson is listed twice in scripts/lessons.sh: {listed}"
     on_disk = sorted(p.stem for p in (ROOT/'nbs').glob('*.ipynb'))
     assert sorted(listed) == on_disk, f"scripts/lessons.sh and nbs/ disagree: missing {sorted(set(on_disk) - set(listed))}, extra {sorted(set(listed) - set(on_disk))}"

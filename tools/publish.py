@@ -3,7 +3,7 @@
 Usage (scripts/lesson.sh NN --publish does this for you):
     python tools/publish.py data/runs/10_karras.ipynb nbs/10_karras.ipynb --mode cpu --wall 1410 --device "..." --commit abc1234
 The record goes into the notebook's metadata under `miniai_run` (allowed in settings.ini, so nbdev_clean keeps it): the run mode,
-device, commit, date, wall time and a hash of the code cells. tests/test_project.py fails when a lesson's outputs carry no record,
+device, commit, date, wall time and a hash of the code cells (the Colab cell left out: see code_hash). tests/test_project.py fails when a lesson's outputs carry no record,
 come from quick mode, or no longer match its code (the hash), so outputs can never silently describe other code.
 """
 import argparse, datetime, hashlib, json, re, sys
