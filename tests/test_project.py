@@ -1,5 +1,5 @@
-"Project-level checks that no notebook can make about itself: README, notebook/library sync, clean notebooks, declared requirements."
-import ast, configparser, json, os, re, shutil, subprocess, sys, types
+"Project-level checks that no notebook can make about itself: README, notebook/library sync, clean notebooks, declared requirements, packaging, Colab cells."
+import ast, configparser, hashlib, json, os, re, shutil, subprocess, sys, types
 from pathlib import Path
 import pytest
 
@@ -216,7 +216,6 @@ def test_stale_outputs_are_caught():
     # The Colab cell (checked by the Colab tests above, inert outside Colab) does not count; every other code cell does.
     from colab import colab_cell
     from publish import LEGACY_COLAB, code_cells
-    import hashlib
     nb['cells'].insert(0, {'cell_type': 'code', 'source': colab_cell('11_samplers'), 'outputs': []})
     nb['metadata'][RECORD].update(mode='cpu', code_hash=code_hash(nb))
     nb['cells'][0]['source'] = colab_cell('11_samplers').replace('github.com', 'gitlab.com')
