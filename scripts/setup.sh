@@ -10,10 +10,13 @@ if [ ! -x .venv/bin/python ]; then
   $PYTHON -m venv .venv
 fi
 stamp=.venv/.miniai-setup
-want=$(cat settings.ini setup.py | sha256sum | cut -d' ' -f1)
+want=$(cat settings.ini setup.py pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat $stamp 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c "import miniai, nbdev" 2>/dev/null; then
   echo "== installing miniai and its requirements (pip install -e \".[dev]\"; the first time brings PyTorch, which takes a few minutes)"
   .venv/bin/python -m pip install -q --upgrade pip
+  # the distribution is miniai-course; a `miniai` one is this project under its old name, or the unrelated project of that name on
+  # the package index: either installs `import miniai` too, so it goes
+  if .venv/bin/python -m pip show -q miniai >/dev/null 2>&1; then .venv/bin/python -m pip uninstall -y -q miniai; fi
   .venv/bin/python -m pip install -q -e ".[dev]"
   echo "$want" > $stamp
 fi

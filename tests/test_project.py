@@ -1,5 +1,5 @@
-"Project-level checks that no notebook can make about itself: README, notebook/library sync, clean notebooks, declared requirements."
-import ast, configparser, json, os, shutil, subprocess, sys
+"Project-level checks that no notebook can make about itself: README, notebook/library sync, clean notebooks, declared requirements, packaging, Colab cells."
+import ast, configparser, hashlib, json, os, re, shutil, subprocess, sys, types
 from pathlib import Path
 import pytest
 
@@ -10,6 +10,13 @@ def test_readme_matches_index():
     sys.path.insert(0, str(ROOT/'tools'))
     from readme import render
     assert (ROOT/'README.md').read_text(encoding='utf-8') == render(), "README.md is out of date: run `python tools/readme.py`"
+
+def test_readme_installs_what_settings_names():
+    "The README's install lines name settings.ini's distribution and its repository address, the address's one home."
+    cfg, readme = _settings(), (ROOT/'README.md').read_text(encoding='utf-8')
+    assert f"`pip install {cfg['lib_name']}`" in readme and f'"{cfg["lib_name"]} @ git+{cfg["git_url"]}"' in readme, \
+        f"the README should say how to install {cfg['lib_name']} from the index and from {cfg['git_url']} (settings.ini)"
+    assert set(re.findall(r'git\+(\S+?)["`\s]', readme)) == {cfg['git_url']}, "the README names another repository address than settings.ini's git_url"
 
 def _copy_project(tmp):
     for name in ('settings.ini', 'setup.py', 'nbs', 'miniai'):
@@ -35,10 +42,13 @@ def test_notebooks_are_clean(tmp_path):
 # import name -> distribution name, where they differ
 DISTS = {'PIL': 'pillow', 'sklearn': 'scikit-learn', 'yaml': 'pyyaml'}
 
+def _settings():
+    cfg = configparser.ConfigParser(delimiters=['=']); cfg.read(ROOT/'settings.ini', encoding='utf-8')
+    return cfg['DEFAULT']
+
 def test_library_imports_are_declared():
     "Every third-party module that miniai imports is a runtime requirement, so `pip install .` gives a working library."
-    cfg = configparser.ConfigParser(delimiters=['=']); cfg.read(ROOT/'settings.ini')
-    reqs = {r.split('>')[0].split('<')[0].split('=')[0].split('[')[0].lower() for r in cfg['DEFAULT']['requirements'].split()}
+    reqs = {r.split('>')[0].split('<')[0].split('=')[0].split('[')[0].lower() for r in _settings()['requirements'].split()}
     stdlib = set(sys.stdlib_module_names)
     missing = {}
     for py in (ROOT/'miniai').glob('*.py'):
@@ -52,17 +62,42 @@ def test_library_imports_are_declared():
                     missing.setdefault(top, []).append(py.name)
     assert not missing, f"modules imported by miniai but not in settings.ini requirements: {missing}"
 
+def _package_source(tmp):
+    "A copy of the files the package is built from: building from what git tracks, a stale build/ folder cannot add or hide a file."
+    src = tmp/'src'
+    src.mkdir()
+    for name in ('settings.ini', 'setup.py', 'pyproject.toml', 'README.md', 'MANIFEST.in'): shutil.copy(ROOT/name, src/name)
+    shutil.copytree(ROOT/'miniai', src/'miniai', ignore=shutil.ignore_patterns('__pycache__'))
+    return src
+
+PIP_WHEEL = [sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '--no-index']
+
+def test_packaging_prints_no_warnings(tmp_path):
+    "Building a wheel as `pip install .` does, an editable one as `pip install -e .` does, and a wheel from the sdist the index would serve prints no warning: the weights are declared package data, the licence an SPDX expression, and the sdist carries settings.ini, which setup.py reads."
+    src = _package_source(tmp_path)
+    logs = {'pip wheel .': subprocess.run(PIP_WHEEL + ['-w', str(tmp_path/'dist'), str(src)], capture_output=True, text=True)}
+    backend = lambda hook, out: subprocess.run([sys.executable, '-c', f'import sys; from setuptools import build_meta; print(build_meta.{hook}(sys.argv[1]))',
+                                                str(out)], cwd=src, capture_output=True, text=True)
+    logs['editable (pip install -e .)'] = backend('build_editable', tmp_path/'editable')
+    logs['sdist'] = backend('build_sdist', tmp_path/'sdist')
+    assert logs['sdist'].returncode == 0, logs['sdist'].stderr[-3000:]
+    shutil.unpack_archive(tmp_path/'sdist'/logs['sdist'].stdout.split()[-1], tmp_path/'unpacked')
+    unpacked, = (tmp_path/'unpacked').iterdir()
+    logs['pip wheel sdist'] = subprocess.run(PIP_WHEEL + ['-w', str(tmp_path/'dist2'), str(unpacked)], capture_output=True, text=True)
+    for what, out in logs.items():
+        text = (out.stdout + out.stderr).replace(str(tmp_path), '<tmp>')   # the folder is named after this test
+        assert out.returncode == 0, f"{what} failed:\n{text[-3000:]}"
+        # pip's WARNING lines, and Python warnings as the warnings module prints them (file.py:LINE: Category: message)
+        warnings = [line.strip() for line in text.splitlines() if re.search(r'(?i)warning\b|\.py:\d+: \w+: ', line)]
+        assert not warnings, f"{what} warns about the project's packaging (setup.py, settings.ini, pyproject.toml, MANIFEST.in):\n" + '\n'.join(warnings)
+
 def test_installed_package_ships_its_weights(tmp_path):
     "`pip install .` (a wheel, no dev extras) installs every file of miniai/weights/, and the classifiers load from the installed copy."
     weights = sorted(p.name for p in (ROOT/'miniai'/'weights').glob('*.pt'))
     assert 'fmnist_resnet.pt' in weights, weights
-    src = tmp_path/'src'   # build from a copy of what git tracks, so that a stale build/ folder cannot add or hide a file
-    src.mkdir()
-    for name in ('settings.ini', 'setup.py', 'pyproject.toml', 'README.md'): shutil.copy(ROOT/name, src/name)
-    shutil.copytree(ROOT/'miniai', src/'miniai', ignore=shutil.ignore_patterns('__pycache__'))
-    subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-q', '-w', str(tmp_path/'dist'), str(src)],
-                   check=True, capture_output=True)
-    wheel, = (tmp_path/'dist').glob('miniai-*.whl')
+    src = _package_source(tmp_path)
+    subprocess.run(PIP_WHEEL + ['-q', '-w', str(tmp_path/'dist'), str(src)], check=True, capture_output=True)
+    wheel, = (tmp_path/'dist').glob(f"{_settings()['lib_name'].replace('-', '_')}-*.whl")
     subprocess.run([sys.executable, '-m', 'pip', 'install', '--no-deps', '-q', '--target', str(tmp_path/'site'), str(wheel)], check=True, capture_output=True)
     shipped = sorted(p.name for p in (tmp_path/'site'/'miniai'/'weights').glob('*.pt'))
     assert shipped == weights, f"the installed package has the weights {shipped}, the repository {weights}: check package_data in setup.py"
@@ -75,16 +110,69 @@ def test_installed_package_ships_its_weights(tmp_path):
     out = subprocess.run([sys.executable, '-c', code, str(tmp_path/'site'), *weights], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert out.stdout.strip() == 'ok', out.stderr[-2000:]
 
-def test_every_lesson_can_install_itself_in_colab():
-    "Each lesson's first cell installs miniai when it runs in Colab."
-    for nb in sorted((ROOT/'nbs').glob('[0-9]*.ipynb')):
-        first = ''.join(json.loads(nb.read_text())['cells'][0]['source'])
-        assert 'google.colab' in first and 'pip' in first, f"{nb.name}: the first cell must install miniai in Colab"
+def test_colab_cells_are_written_from_settings(tmp_path):
+    "Every lesson's first cell is what tools/colab.py writes from settings.ini; a cell edited by hand is caught."
+    sys.path.insert(0, str(ROOT/'tools'))
+    from colab import differing
+    assert differing() == [], f"these lessons' first cells differ from what settings.ini says: {differing()}; run python tools/colab.py"
+    for name in ('00_core', '11_samplers'): shutil.copy(ROOT/'nbs'/f'{name}.ipynb', tmp_path)
+    nb = json.loads((tmp_path/'11_samplers.ipynb').read_text())
+    nb['cells'][0]['source'] = [l.replace('github.com', 'gitlab.com') for l in nb['cells'][0]['source']]
+    (tmp_path/'11_samplers.ipynb').write_text(json.dumps(nb))
+    assert differing(tmp_path) == ['11_samplers.ipynb']
+
+def _first_cell(name): return ''.join(json.loads((ROOT/'nbs'/f'{name}.ipynb').read_text())['cells'][0]['source'])
+
+def test_colab_cell_installs_from_the_repository(tmp_path, monkeypatch, capsys):
+    "In Colab each lesson's first cell pip-installs settings.ini's distribution from settings.ini's address (pip mocked here), and a lesson that needs an earlier lesson's model names the notebook that makes it, while the model is missing; outside Colab the cell does nothing."
+    sys.path.insert(0, str(ROOT/'tools'))
+    from colab import lessons, needs
+    cfg, calls = _settings(), []
+    monkeypatch.setattr(subprocess, 'run', lambda cmd, **kw: calls.append(cmd))
+    monkeypatch.delenv('MINIAI_COLAB_INSTALL', raising=False)
+    monkeypatch.setenv('MINIAI_DATA', str(tmp_path)); monkeypatch.setenv('MINIAI_MODE', 'quick')
+    monkeypatch.delitem(sys.modules, 'google.colab', raising=False)
+    for nb in lessons(): exec(_first_cell(nb.stem), {})
+    assert calls == [] and capsys.readouterr().out == '', "outside Colab the first cell must do nothing"
+    monkeypatch.setitem(sys.modules, 'google.colab', types.ModuleType('google.colab'))
+    needing = {'11_samplers': '10_karras', '13_consistency': '10_karras'}   # scripts/lessons.sh NEEDS
+    assert {nb.stem: maker for nb in lessons() for _, maker in needs(nb.stem)} == needing
+    for nb in lessons():
+        calls.clear()
+        exec(_first_cell(nb.stem), {})
+        assert calls == [[sys.executable, '-m', 'pip', 'install', '-q', f"{cfg['lib_name']} @ git+{cfg['git_url']}"]], f"{nb.name}: {calls}"
+        out = capsys.readouterr().out
+        if nb.stem in needing: assert f"run nbs/{needing[nb.stem]}.ipynb in Colab first" in out and '10_karras_quick.pt' in out, f"{nb.name}: {out!r}"
+        else: assert out == '', f"{nb.name}: {out!r}"
+    (tmp_path/'checkpoints').mkdir(); (tmp_path/'checkpoints'/'10_karras_quick.pt').touch()
+    exec(_first_cell('11_samplers'), {})
+    assert capsys.readouterr().out == '', "with lesson 10's model in place, lesson 11's cell says nothing"
+
+def test_colab_cell_installs_a_working_package(tmp_path):
+    "Lesson 11's first cells run as in Colab, with the install pointed at a copy of this checkout: pip installs the package, and the lesson imports miniai from the installed copy."
+    cfg, src, site = _settings(), _package_source(tmp_path), tmp_path/'site'
+    site.mkdir()
+    env = {**os.environ, 'PYTHONPATH': str(site), 'MINIAI_DATA': str(tmp_path/'data'), 'MINIAI_MODE': 'quick',
+           'MINIAI_COLAB_INSTALL': f"{cfg['lib_name']} @ {src.as_uri()}",   # pip checks that the name is the distribution's
+           # into `site`, nothing else, offline; pip reads PIP_NO_BUILD_ISOLATION=0 as --no-build-isolation
+           'PIP_TARGET': str(site), 'PIP_NO_DEPS': '1', 'PIP_NO_INDEX': '1', 'PIP_NO_BUILD_ISOLATION': '0'}
+    code = ("import json, sys, types\n"
+            "sys.modules['google.colab'] = types.ModuleType('google.colab')\n"
+            "ns = {}\n"
+            "for c in [c for c in json.load(open(sys.argv[1]))['cells'] if c['cell_type'] == 'code'][:4]: exec(''.join(c['source']), ns)\n"
+            "print('imported', *sorted({m.__file__ for n, m in sys.modules.items() if n.split('.')[0] == 'miniai'}))")
+    out = subprocess.run([sys.executable, '-c', code, str(ROOT/'nbs'/'11_samplers.ipynb')], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    files = out.stdout.split('imported', 1)[1].split()
+    assert {'core.py', 'diffusion.py', 'karras.py'} <= {Path(f).name for f in files}, files
+    assert all(Path(f).is_relative_to(site) for f in files), f"miniai came from elsewhere than the Colab cell's install: {files}"
+    assert 'run nbs/10_karras.ipynb in Colab first' in out.stdout, out.stdout
 
 def test_every_notebook_is_in_the_teaching_order():
     "scripts/lessons.sh lists each notebook exactly once, so the test command runs them all, in the order the course teaches them."
-    text = (ROOT/'scripts'/'lessons.sh').read_text()
-    listed = text.split('LESSONS="', 1)[1].split('"', 1)[0].split()
+    sys.path.insert(0, str(ROOT/'tools'))
+    from colab import lessons_var
+    listed = lessons_var('LESSONS')
     assert len(listed) == len(set(listed)), f"a lesson is listed twice in scripts/lessons.sh: {listed}"
     on_disk = sorted(p.stem for p in (ROOT/'nbs').glob('*.ipynb'))
     assert sorted(listed) == on_disk, f"scripts/lessons.sh and nbs/ disagree: missing {sorted(set(on_disk) - set(listed))}, extra {sorted(set(listed) - set(on_disk))}"
@@ -125,6 +213,18 @@ def test_stale_outputs_are_caught():
     assert 'stale' in staleness(nb, '10_karras')
     nb['metadata'][RECORD].update(mode='quick', code_hash=code_hash(nb))
     assert 'quick' in staleness(nb, '10_karras')
+    # The Colab cell (checked by the Colab tests above, inert outside Colab) does not count; every other code cell does.
+    from colab import colab_cell
+    from publish import LEGACY_COLAB, code_cells
+    nb['cells'].insert(0, {'cell_type': 'code', 'source': colab_cell('11_samplers'), 'outputs': []})
+    nb['metadata'][RECORD].update(mode='cpu', code_hash=code_hash(nb))
+    nb['cells'][0]['source'] = colab_cell('11_samplers').replace('github.com', 'gitlab.com')
+    assert staleness(nb, '11_samplers') is None
+    nb['cells'][1]['source'] = ['x = 3']
+    assert 'stale' in staleness(nb, '11_samplers')
+    # records made when every code cell counted, the Colab cell then being LEGACY_COLAB, are still valid
+    nb['cells'][0]['source'] = LEGACY_COLAB
+    assert code_hash(nb) == hashlib.sha256(json.dumps(code_cells(nb)).encode()).hexdigest()
 
 def test_publishing_drops_progress_bars_only():
     "tqdm redraws its bar with carriage returns, and a notebook's stream keeps every frame; publishing keeps the printed text and drops the frames."

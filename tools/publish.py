@@ -3,19 +3,29 @@
 Usage (scripts/lesson.sh NN --publish does this for you):
     python tools/publish.py data/runs/10_karras.ipynb nbs/10_karras.ipynb --mode cpu --wall 1410 --device "..." --commit abc1234
 The record goes into the notebook's metadata under `miniai_run` (allowed in settings.ini, so nbdev_clean keeps it): the run mode,
-device, commit, date, wall time and a hash of the code cells. tests/test_project.py fails when a lesson's outputs carry no record,
+device, commit, date, wall time and a hash of the code cells (the Colab cell left out: see code_hash). tests/test_project.py fails when a lesson's outputs carry no record,
 come from quick mode, or no longer match its code (the hash), so outputs can never silently describe other code.
 """
 import argparse, datetime, hashlib, json, re, sys
 from pathlib import Path
+from colab import is_colab_cell
 
 RECORD = 'miniai_run'
 
 def code_cells(nb) -> list[str]: return [''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code']
 
+# The Colab cell that every lesson began with when records hashed all code cells. code_hash hashes this text in place of the Colab cell,
+# so the cell (written by tools/colab.py, checked by its own test, inert outside Colab) can change without making outputs stale,
+# and records made before the Colab cell was left out stay valid without a rewrite.
+LEGACY_COLAB = ("#| hide\n# Colab: install miniai and its requirements first (does nothing anywhere else).\nimport sys, subprocess\n"
+                "if 'google.colab' in sys.modules:\n"
+                "    subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', 'miniai @ git+https://github.com/miniai-course/miniai'], check=True)")
+
 def code_hash(nb) -> str:
-    "sha256 of the notebook's code cells, in order: what the outputs were computed from."
-    return hashlib.sha256(json.dumps(code_cells(nb)).encode()).hexdigest()
+    "sha256 of the notebook's code cells in order, the Colab cell left out: what the outputs were computed from."
+    cells = nb['cells'][1:] if nb['cells'] and is_colab_cell(nb['cells'][0]) else nb['cells']
+    code = [LEGACY_COLAB] + [''.join(c['source']) for c in cells if c['cell_type'] == 'code']
+    return hashlib.sha256(json.dumps(code).encode()).hexdigest()
 
 def has_outputs(nb) -> bool: return any(c.get('outputs') for c in nb['cells'] if c['cell_type'] == 'code')
 
