@@ -10,7 +10,7 @@ from torch.nn.attention import sdpa_kernel, SDPBackend
 from .core import *
 from .learner import Learner, TrainCB, DeviceCB, MetricsCB
 from .accel import fast_opt
-from .diffusion import append_dims, per_item
+from .diffusion import Method, append_dims, per_item
 from .unet import timestep_embedding
 from .checkpoint import spec_of
 from .karras import rand_log_normal
@@ -18,7 +18,8 @@ from .karras import rand_log_normal
 # %% auto #0
 __all__ = ['sigma_to_trig_time', 'trig_time_to_sigma', 'trigflow_noisify', 'AdaptiveWeight', 'TrigFlow', 'DenoiserTrigFlow',
            'denoiser_to_trigflow', 'TrigFlowDenoiser', 'trigflow_to_denoiser', 'UnitClock', 'unit_clock',
-           'trigflow_tangent', 'scm_loss', 'SCMTrainCB', 'consistency_learner', 'student_from_denoiser']
+           'trigflow_tangent', 'scm_loss', 'SCMTrainCB', 'consistency_learner', 'student_from_denoiser',
+           'trigflow_method']
 
 # %% ../nbs/13_consistency.ipynb #c9be53cc
 def sigma_to_trig_time(sigma, sigma_data:float):
@@ -131,7 +132,7 @@ def trigflow_tangent(F, x_t, t, dxdt, sigma_data:float, r:float=1., c:float|None
     if c is not None: g = g / (append_dims(g.flatten(1).norm(dim=1), g.ndim) + c)
     return F_minus, g
 
-# %% ../nbs/13_consistency.ipynb #b2fb96a6
+# %% ../nbs/13_consistency.ipynb #56a60be3
 def scm_loss(F_pred, F_minus, g, logvar=None):
     "sCM's loss, e^w / D ||F - F_minus - g||^2 - w per sample (D values each), averaged over the batch; w = 0 without a weight head. Its value is no measure of progress: F - F_minus is 0 in value."
     err = (F_pred - F_minus - g).float().flatten(1).pow(2).mean(1)
@@ -202,3 +203,14 @@ def student_from_denoiser(denoiser, fit_steps:int=1_000, lr:float=3e-3, max_peri
         loss = F.mse_loss(*embeddings(1_024, generator))
         opt.zero_grad(); loss.backward(); opt.step()
     return TrigFlow(net.requires_grad_(True), sd).to(device), (before, error())
+
+# %% ../nbs/13_consistency.ipynb #1199d1a6
+def trigflow_method(sigma_data:float, p_mean:float=-1.2, p_std:float=1.2, sigma_max:float=80.) -> Method:
+    "TrigFlow as a lesson 06a `Method`: x_t = cos(t) x0 + sin(t) sd z on t in [0, pi/2], the target F = (dx_t/dt)/sd, c_in = 1/sd, c_noise = t; EDM's log-normal sigma read as t (the training noise of lesson 10's `edm_method`)."
+    sd = float(sigma_data)
+    if not sd > 0: raise ValueError(f"sigma_data must be positive, got {sigma_data}")
+    t_top = math.atan(sigma_max / sd)
+    return Method('TrigFlow (13)', signal=torch.cos, noise=lambda t: sd * torch.sin(t), target_x0=lambda t: -torch.sin(t) / sd, target_z=torch.cos,
+                  sample_t=lambda k, gen, device, dtype: sigma_to_trig_time(rand_log_normal(k, p_mean, p_std, generator=gen, device=device, dtype=dtype), sd),
+                  c_in=lambda t: 1 / sd + 0. * t, c_noise=lambda t: t, t_of_sigma=lambda s: torch.atan(s / sd),
+                  timesteps=lambda k: torch.linspace(t_top, 0, k + 1, dtype=torch.float64)[:-1], sigma_min=0.002, sigma_max=sigma_max, t_max=t_top)

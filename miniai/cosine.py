@@ -8,10 +8,10 @@ import math
 import torch
 from .core import *
 from .learner import *
-from .diffusion import NoisingCB, append_dims
+from .diffusion import NoisingCB, Method, append_dims
 
 # %% auto #0
-__all__ = ['abar', 'inv_abar', 'unet_time', 'noisify_cosine', 'CosineCB', 'cosine_timesteps', 'CosineSchedule']
+__all__ = ['abar', 'inv_abar', 'unet_time', 'noisify_cosine', 'CosineCB', 'cosine_timesteps', 'CosineSchedule', 'cosine_method']
 
 # %% ../nbs/08_cosine.ipynb #e95c13ed
 def abar(t):
@@ -68,3 +68,14 @@ class CosineSchedule:
     def abar_at(self, t:float) -> float: return abar(t)
     def model_time(self, t:torch.Tensor) -> torch.Tensor: return self.time_input(t)
     def __repr__(self): return f"CosineSchedule(t_max={self.t_max})"
+
+# %% ../nbs/08_cosine.ipynb #5d1924d2
+def cosine_method(t_max:float=0.999, time_input=unet_time) -> Method:
+    "The cosine schedule as a lesson 06a `Method`: t in [0, t_max] with signal cos(pi t/2) and noise sin(pi t/2), eps as the target, `time_input(t)` (1000 t) as the network's time."
+    half_pi = math.pi / 2
+    return Method('cosine (08)', signal=lambda t: torch.cos(half_pi * t), noise=lambda t: torch.sin(half_pi * t),
+                  target_x0=lambda t: 0. * t, target_z=lambda t: 1. + 0. * t,
+                  sample_t=lambda k, gen, device, dtype: random_tensor((k,), gen, device, torch.rand, dtype) * t_max,
+                  c_in=lambda t: 1. + 0. * t, c_noise=time_input, t_of_sigma=lambda s: torch.atan(s) / half_pi,
+                  timesteps=lambda k: torch.tensor(cosine_timesteps(k, t_max), dtype=torch.float64),
+                  sigma_min=0.002, sigma_max=math.tan(half_pi * t_max), t_max=t_max)

@@ -7,10 +7,10 @@ from __future__ import annotations
 from functools import partial
 import torch, torch.nn.functional as F
 from .core import *
-from .diffusion import NoisingCB, append_dims
+from .diffusion import NoisingCB, Method, append_dims
 
 # %% auto #0
-__all__ = ['fmnist_to_diffusion', 'DDPMSchedule', 'noisify', 'DDPMCB', 'ddim_timesteps']
+__all__ = ['fmnist_to_diffusion', 'DDPMSchedule', 'noisify', 'DDPMCB', 'ddim_timesteps', 'ddpm_method']
 
 # %% ../nbs/07_ddpm.ipynb #fe83d246
 def fmnist_to_diffusion(x:torch.Tensor, pad:int=2) -> torch.Tensor:
@@ -65,7 +65,7 @@ def noisify(x0:torch.Tensor, sched:DDPMSchedule, t:torch.Tensor|None=None, gener
 # %% ../nbs/07_ddpm.ipynb #3a555ff9
 class DDPMCB(NoisingCB):
     "Turn each batch (x0, labels) into (x_t, t, eps) with `noisify`, for eps-prediction with `TrainCB(n_inp=2)` (a lesson 06a `NoisingCB`: labels go on as `label_arg` if given)."
-    def __init__(self, sched:DDPMSchedule, generator:torch.Generator|None=None, valid_seed:int|None=None, **kwargs):
+    def __init__(self, sched:DDPMSchedule, generator:torch.Generator|None=None, valid_seed:int|None=0, **kwargs):
         super().__init__(generator, valid_seed, **kwargs)
         self.sched = sched
     def noisify(self, x0, generator):
@@ -77,3 +77,31 @@ def ddim_timesteps(n_steps:int, n_train_steps:int=1000) -> list[int]:
     "`n_steps` evenly spaced steps from the last one down (trailing spacing: for 10 of 1000, 999, 899, ..., 99)."
     if not 1 <= n_steps <= n_train_steps: raise ValueError(f"n_steps must be between 1 and {n_train_steps} (the schedule's steps), got {n_steps}")
     return [round((n_steps - i) * n_train_steps / n_steps) - 1 for i in range(n_steps)]
+
+# %% ../nbs/07_ddpm.ipynb #5a48182c
+def ddpm_method(sched:DDPMSchedule|None=None) -> Method:
+    "DDPM as a lesson 06a `Method`: the schedule's steps t = 0..999 (a float t between steps interpolates log sigma), eps as the target, the step number as the network's time."
+    sched = sched or DDPMSchedule.linear()
+    log_sigma = 0.5 * ((1 - sched.abar) / sched.abar).log()             # float64, increasing with t
+    n = sched.n_steps
+    def sigma_at(t):
+        "sigma at step(s) `t`: the table's value at whole steps, log-linear between them."
+        t = torch.as_tensor(t)
+        table = log_sigma.to(t.device)
+        if not t.is_floating_point(): return table[t].float().exp()
+        t0 = t.detach().double().floor().clamp(0, n - 2)
+        lo, hi = table[t0.long()], table[t0.long() + 1]
+        return (lo + (t.double() - t0) * (hi - lo)).exp().to(t.dtype)
+    def t_of_sigma(sigma):
+        sigma = torch.as_tensor(sigma)
+        table, ls = log_sigma.to(sigma.device), sigma.double().log()
+        i = torch.searchsorted(table, ls.contiguous()).clamp(1, n - 1)
+        lo, hi = table[i - 1], table[i]
+        return ((i - 1) + (ls - lo) / (hi - lo)).clamp(0, n - 1).to(sigma.dtype)
+    signal = lambda t: 1 / (1 + sigma_at(t)**2).sqrt()
+    zero = lambda t: 0. * torch.as_tensor(t).float()                   # the constant coefficients need no table lookup
+    return Method('DDPM (07)', signal=signal, noise=lambda t: sigma_at(t) * signal(t), target_x0=zero, target_z=lambda t: 1. + zero(t),
+                  sample_t=lambda k, gen, device, dtype: random_tensor((k,), gen, device, lambda *a, **kw: torch.randint(0, n, *a, **kw), torch.long),
+                  c_in=lambda t: 1. + zero(t), c_noise=lambda t: torch.as_tensor(t).float(), t_of_sigma=t_of_sigma,
+                  timesteps=lambda k: torch.tensor(ddim_timesteps(k, n), dtype=torch.float64),
+                  sigma_min=log_sigma[0].exp().item(), sigma_max=log_sigma[-1].exp().item(), t_data=None, t_max=n - 1.)

@@ -5,6 +5,8 @@
 # %% ../nbs/06a_diffusion.ipynb #6486430c
 from __future__ import annotations
 import math
+from dataclasses import dataclass
+from typing import Callable
 from functools import partial
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import *
@@ -12,7 +14,9 @@ from .learner import *
 from .accel import BatchSchedCB, MixedPrecisionCB, CompileCB, EMACB, fast_opt
 
 # %% auto #0
-__all__ = ['append_dims', 'GaussianMixture', 'drop_labels', 'NoisingCB', 'EMAWarmupCB', 'diffusion_learner', 'per_item']
+__all__ = ['append_dims', 'per_item', 'GaussianMixture', 'drop_labels', 'NoisingCB', 'EMAWarmupCB', 'diffusion_learner', 'Method',
+           'method_noisify', 'MethodModel', 'MethodDenoiser', 'method_denoiser', 'MethodCB', 'net_inputs',
+           'method_learner']
 
 # %% ../nbs/06a_diffusion.ipynb #c796a467
 def append_dims(x:torch.Tensor, target_dims:int) -> torch.Tensor:
@@ -20,6 +24,14 @@ def append_dims(x:torch.Tensor, target_dims:int) -> torch.Tensor:
     extra = target_dims - x.ndim
     if extra < 0: raise ValueError(f"append_dims: x already has {x.ndim} dimensions, more than target_dims={target_dims}")
     return x[(...,) + (None,) * extra]
+
+# %% ../nbs/06a_diffusion.ipynb #a95caf76
+def per_item(value, x:torch.Tensor, name:str='t') -> torch.Tensor:
+    "`value` (a number, or one per item of `x`) as a tensor of shape (N,) with `x`'s floating dtype and device. Ranges are the caller's to check, once."
+    value = torch.as_tensor(value, dtype=x.dtype if x.is_floating_point() else None, device=x.device)
+    if value.ndim == 0: value = value.expand(len(x))
+    if value.shape != (len(x),): raise ValueError(f"{name} must be a number or have one value per item, shape ({len(x)},); got shape {tuple(value.shape)}")
+    return value
 
 # %% ../nbs/06a_diffusion.ipynb #d85d26d5
 class GaussianMixture:
@@ -151,10 +163,115 @@ def diffusion_learner(model:nn.Module, dls, noise_cb:Callback, epochs:int|None=N
     learn.ema = ema
     return learn
 
-# %% ../nbs/10_karras.ipynb #0b4bdfce
-def per_item(value, x:torch.Tensor, name:str='t') -> torch.Tensor:
-    "`value` (a number, or one per item of `x`) as a tensor of shape (N,) with `x`'s floating dtype and device. Ranges are the caller's to check, once: checking a tensor here would cost a host sync per model call (the samplers check their schedule before the first call)."
-    value = torch.as_tensor(value, dtype=x.dtype if x.is_floating_point() else None, device=x.device)
-    if value.ndim == 0: value = value.expand(len(x))
-    if value.shape != (len(x),): raise ValueError(f"{name} must be a number or have one value per item, shape ({len(x)},); got shape {tuple(value.shape)}")
-    return value
+# %% ../nbs/06a_diffusion.ipynb #2844dc68
+@dataclass(frozen=True)
+class Method:
+    "A diffusion-family recipe as data: the path x_t = signal(t) x0 + noise(t) z (z ~ N(0, I)), the target target_x0(t) x0 + target_z(t) z, the training times, the loss weight, and how the network sees its input (c_in) and its time (c_noise)."
+    name: str
+    signal: Callable            # a(t)
+    noise: Callable             # b(t)
+    target_x0: Callable         # c(t)
+    target_z: Callable          # d(t)
+    sample_t: Callable          # (n, generator, device, dtype) -> n training times
+    c_in: Callable              # the factor on x_t before the network
+    c_noise: Callable           # what the network is told about t
+    t_of_sigma: Callable        # the inverse of sigma(t) = noise(t) / signal(t)
+    timesteps: Callable         # n -> the n times (first to last call) of its own first-order sampler, which ends at the data
+    sigma_min: float            # the noise range the method trains on, for the EDM-family samplers
+    sigma_max: float
+    weight: Callable|None = None   # a per-item weight on the squared error of the target; None: 1
+    t_data: float|None = 0.     # the time at which x_t is the data (None: no such time on its clock, as for DDPM's steps)
+    t_max: float|None = None    # the last time its clock reaches (for the unit clock of lesson 12's samplers)
+
+    def sigma(self, t):
+        "The noise level of time `t` in lesson 10's units: x_t / signal(t) = x0 + sigma z."
+        return self.noise(t) / self.signal(t)
+    def det(self, t):
+        "signal target_z - noise target_x0: where it is 0, x0 cannot be recovered from x_t and the target."
+        return self.signal(t) * self.target_z(t) - self.noise(t) * self.target_x0(t)
+    def x0_weight(self, t):
+        "The weight the loss puts on the squared error of the implied x0 (the denoiser's error): weight(t) (det(t) / noise(t))^2."
+        w = 1. if self.weight is None else self.weight(t)
+        return w * (self.det(t) / self.noise(t))**2
+    def x0_and_noise(self, x_t, t, pred):
+        "(x0, z) implied by x_t = a x0 + b z and a prediction `pred` = c x0 + d z of the target: x0 = (d x_t - b p)/(a d - b c), z = (a p - c x_t)/(a d - b c)."
+        a, b, c, d = (append_dims(torch.as_tensor(f(t), device=x_t.device, dtype=x_t.dtype), x_t.ndim) for f in (self.signal, self.noise, self.target_x0, self.target_z))
+        det = a * d - b * c
+        return (d * x_t - b * pred) / det, (a * pred - c * x_t) / det
+    def __repr__(self): return f"Method({self.name!r}, sigma {self.sigma_min:g} to {self.sigma_max:g})"
+
+def method_noisify(method:Method, x0:torch.Tensor, t=None, z=None, generator=None):
+    "(x_t, t, target) for clean `x0`: `t` drawn by the method (unless given, one per item), z ~ N(0, I) unless given."
+    n = len(x0)
+    if t is None: t = method.sample_t(n, generator, x0.device, x0.dtype)
+    else:
+        t = torch.as_tensor(t, device=x0.device)
+        if t.shape != (n,): raise ValueError(f"expected one time per item, shape ({n},), got {tuple(t.shape)}")
+    if z is None: z = random_tensor(x0.shape, generator, x0.device, torch.randn, x0.dtype)
+    elif z.shape != x0.shape: raise ValueError(f"the noise z must have the data's shape {tuple(x0.shape)}, got {tuple(z.shape)}")
+    coef = lambda f: append_dims(torch.as_tensor(f(t), device=x0.device, dtype=x0.dtype), x0.ndim)
+    x_t = coef(method.signal) * x0 + coef(method.noise) * z
+    return x_t, t, coef(method.target_x0) * x0 + coef(method.target_z) * z
+
+# %% ../nbs/06a_diffusion.ipynb #71c3c465
+class MethodModel(nn.Module):
+    "A network `net(c_in(t) x_t, c_noise(t), **extra_args)` trained by `method`: `forward(x_t, t)` is its prediction of the target; `x0_and_noise` reads the clean image and the noise out of it."
+    def __init__(self, method:Method, net:nn.Module):
+        super().__init__()
+        self.method, self.net = method, net
+    def forward(self, x_t, t, loss_scale=None, **extra_args):
+        "The network's prediction of the method's target at (x_t, t); `loss_scale` (per item, from `MethodCB`) multiplies it, so that a plain MSE is the weighted one."
+        t = per_item(t, x_t)
+        m = self.method
+        out = self.net(append_dims(torch.as_tensor(m.c_in(t), device=x_t.device, dtype=x_t.dtype), x_t.ndim) * x_t, m.c_noise(t), **extra_args).to(x_t.dtype)
+        return out if loss_scale is None else out * append_dims(loss_scale, out.ndim)
+    def x0_and_noise(self, x_t, t, **extra_args):
+        "(x0, z) read off this model's prediction at (x_t, t) by its method (`Method.x0_and_noise`)."
+        return self.method.x0_and_noise(x_t, t, self(x_t, t, **extra_args))
+
+class MethodDenoiser(nn.Module):
+    "A `MethodModel` as lesson 10's denoiser D(x, sigma) with x = x0 + sigma z: t = t_of_sigma(sigma), x_t = signal(t) x, D = its x0. The EDM-family samplers run on it."
+    def __init__(self, model:MethodModel):
+        super().__init__()
+        self.model = model
+    def forward(self, x, sigma, **extra_args):
+        m = self.model.method
+        t = m.t_of_sigma(per_item(sigma, x, 'sigma'))
+        return self.model.x0_and_noise(x * append_dims(m.signal(t).to(x.dtype), x.ndim), t, **extra_args)[0]
+
+def method_denoiser(model:MethodModel) -> MethodDenoiser:
+    "The denoiser D(x, sigma, **extra_args) of any method's model; lesson 12's `denoiser_to_velocity` of it is a velocity in rectified flow's time."
+    return MethodDenoiser(model)
+
+class MethodCB(NoisingCB):
+    "Turn each batch (x0, labels) into (x_t, t, target) for a `MethodModel` (a `NoisingCB`: seeded validation noise, labels as `label_arg`); a method with a `weight` also passes `loss_scale` = sqrt(weight), scaling the target to match."
+    def __init__(self, method:Method, generator=None, valid_seed:int|None=0, **kwargs):
+        super().__init__(generator, valid_seed, **kwargs)
+        self.method = method
+    def noisify(self, x0, generator):
+        x_t, t, target = method_noisify(self.method, x0, generator=generator)
+        if self.method.weight is not None:
+            self.scale = self.method.weight(t).to(x0.dtype).sqrt()
+            target = target * append_dims(self.scale, x0.ndim)
+        return (x_t, t), target
+    def model_kwargs(self, learn, batch, generator):
+        kw = super().model_kwargs(learn, batch, generator)
+        return {**kw, 'loss_scale': self.scale} if self.method.weight is not None else kw
+
+class _InputRecorder(nn.Module):
+    "A stand-in network that remembers its inputs and returns zeros."
+    def forward(self, x, c_noise, **extra_args):
+        self.x, self.c_noise = x, c_noise
+        return torch.zeros_like(x)
+
+def net_inputs(wrap, x, t, **extra_args) -> tuple:
+    "The (input, time) that the model wrapper `wrap(net)` hands its network when called at (x, t): e.g. `net_inputs(lambda net: MethodModel(m, net), x_t, t)`. Each method lesson checks its row against its own wrapper with it."
+    rec = _InputRecorder()
+    wrap(rec)(x, t, **extra_args)
+    return rec.x, rec.c_noise
+
+def method_learner(method:Method, net:nn.Module, dls, generator=None, valid_seed:int|None=0, label_arg:str|None=None, p_uncond:float=0.,
+                   null_label:int|None=None, **kwargs) -> Learner:
+    "`diffusion_learner` training `net` by `method` (`MethodModel` and `MethodCB` from one row); `kwargs` go to `diffusion_learner` (epochs, lr, ...)."
+    cb = MethodCB(method, generator, valid_seed, label_arg=label_arg, p_uncond=p_uncond, null_label=null_label)
+    return diffusion_learner(MethodModel(method, net), dls, cb, **kwargs)

@@ -7,17 +7,17 @@ from __future__ import annotations
 import math
 import torch, torch.nn as nn
 from .core import *
-from .diffusion import NoisingCB, append_dims, per_item
+from .diffusion import NoisingCB, Method, append_dims, per_item
 from pathlib import Path
 from .checkpoint import spec_of, load_model
-from .samplers import VelocityDenoiser, shift_times, sample_flow_euler
+from .samplers import VelocityDenoiser, shift_times, flow_times, sample_flow_euler
 
 # %% auto #0
 __all__ = ['check_times', 'logit_normal_density', 'rand_logit_normal', 'flow_train_times', 'flow_noisify', 'FlowCB',
            'FlowVelocity', 'velocity_to_denoiser', 'DenoiserVelocity', 'denoiser_to_velocity', 'GuidedVelocity',
-           'flow_straightness', 'flow_checkpoint_path', 'load_flow']
+           'flow_straightness', 'flow_checkpoint_path', 'load_flow', 'rectified_flow_method']
 
-# %% ../nbs/12_flows.ipynb #47c2f750
+# %% ../nbs/12_flows.ipynb #cdcbba4b
 def check_times(t:torch.Tensor, name:str='t'):
     "Raise a ValueError unless every value of the tensor `t` is a time in [0, 1] (one host read: call it once, not per model call)."
     if t.numel() and not ((t >= 0) & (t <= 1)).all():
@@ -107,7 +107,7 @@ def denoiser_to_velocity(denoiser):
     "A denoiser `D(x, sigma)` as a velocity model `v(x_t, t)` on the same marginals (sigma = t/(1 - t)); defined for 0 < t < 1, so sample it from t_max = sigma_max/(1 + sigma_max)."
     return DenoiserVelocity(denoiser)
 
-# %% ../nbs/12_flows.ipynb #3dfd23a2
+# %% ../nbs/12_flows.ipynb #d4cc98ce
 class GuidedVelocity(nn.Module):
     "Classifier-free guidance of a conditional velocity model `model(x, t, c=labels)`: v_null + w (v_cond - v_null), both from one call on a doubled batch (w = 0 and w = 1 need only one half). `null_label` is the label trained as 'no class'."
     def __init__(self, model, w:float, null_label:int, label_arg:str='c'):
@@ -158,3 +158,11 @@ def load_flow(path, device=None, ema:bool=False) -> FlowVelocity:
     "The flow model saved at `path` (lesson 04a's `load_model`), in eval mode on `device`; with `ema`, its averaged weights."
     return load_model(path, expect=FlowVelocity, device=def_device if device is None else device, ema=ema,
                       hint="run lesson 12 (MINIAI_MODE=<mode> bash scripts/lesson.sh 12, or nbs/12_flows.ipynb) in this run mode to train and save one")
+
+# %% ../nbs/12_flows.ipynb #be5a1066
+def rectified_flow_method(m:float=0., s:float=1., time_scale:float=1000.) -> Method:
+    "Rectified flow as a lesson 06a `Method`: the straight path x_t = (1 - t) x0 + t z, the velocity z - x0 as the target, logit-normal t, `time_scale` t as the network's time."
+    return Method('rectified flow (12)', signal=lambda t: 1 - t, noise=lambda t: t, target_x0=lambda t: -1. + 0. * t, target_z=lambda t: 1. + 0. * t,
+                  sample_t=lambda k, gen, device, dtype: rand_logit_normal(k, m, s, generator=gen, device=device, dtype=dtype),
+                  c_in=lambda t: 1. + 0. * t, c_noise=lambda t: time_scale * t, t_of_sigma=lambda sig: sig / (1 + sig),
+                  timesteps=lambda k: flow_times(k, dtype=torch.float64)[:-1], sigma_min=0.002, sigma_max=80., t_max=1.)

@@ -8,12 +8,13 @@ from pathlib import Path
 import torch, torch.nn as nn
 from .core import *
 from .learner import *
-from .diffusion import NoisingCB, append_dims, per_item
+from .diffusion import NoisingCB, Method, append_dims, per_item
 from .checkpoint import spec_of, load_model
+from .samplers import sigmas_karras
 
 # %% auto #0
 __all__ = ['edm_scalings', 'KarrasDenoiser', 'rand_log_normal', 'karras_noisify', 'KarrasCB', 'karras_checkpoint_path',
-           'load_karras']
+           'load_karras', 'edm_method']
 
 # %% ../nbs/10_karras.ipynb #d2f1a5cb
 def edm_scalings(sigma, sigma_data:float):
@@ -25,9 +26,9 @@ def edm_scalings(sigma, sigma_data:float):
     c_noise = sigma.log() / 4
     return c_skip, c_out, c_in, c_noise
 
-# %% ../nbs/10_karras.ipynb #02dc2e2e
+# %% ../nbs/10_karras.ipynb #0b4bdfce
 def _positive_sigma(sigma, x):
-    "`sigma` per item of `x` (`per_item`); a plain number must be positive (a tensor is the sampler's to check, once)."
+    "`sigma` per item of `x` (lesson 06a's `per_item`); a plain number must be positive (a tensor is the sampler's to check, once)."
     if not isinstance(sigma, torch.Tensor) and not sigma > 0: raise ValueError(f"sigma must be positive, got {sigma}: D(x, 0) is x itself, call the denoiser only at noise levels above 0")
     return per_item(sigma, x, 'sigma')
 
@@ -64,7 +65,7 @@ def rand_log_normal(n:int, loc:float=-1.2, scale:float=1.2, generator=None, devi
     z = random_tensor(n, generator, device, torch.randn, dtype)
     return (loc + scale * z).exp()
 
-# %% ../nbs/10_karras.ipynb #dcdf3e30
+# %% ../nbs/10_karras.ipynb #fec18272
 def karras_noisify(x0:torch.Tensor, sigma_data:float, p_mean:float=-1.2, p_std:float=1.2, generator=None):
     "A training batch from clean images `x0`: ((c_in x, c_noise), target) for x = x0 + sigma eps with log-normal sigma."
     sigma = rand_log_normal(len(x0), p_mean, p_std, generator=generator, device=x0.device, dtype=x0.dtype)
@@ -90,3 +91,17 @@ def load_karras(path, device=None, ema:bool=False) -> KarrasDenoiser:
     "The denoiser lesson 10 saved at `path` (lesson 04a's `load_model`), in eval mode on `device`; with `ema`, its averaged weights."
     return load_model(path, expect=KarrasDenoiser, device=def_device if device is None else device, ema=ema,
                       hint="run lesson 10 (MINIAI_MODE=<mode> bash scripts/lesson.sh 10, or nbs/10_karras.ipynb) in this run mode to train and save one")
+
+# %% ../nbs/10_karras.ipynb #1a375e64
+def edm_method(sigma_data:float, p_mean:float=-1.2, p_std:float=1.2, sigma_min:float=0.002, sigma_max:float=80.) -> Method:
+    "EDM as a lesson 06a `Method`: t is sigma (x_t = x0 + sigma z), the network's target (x0 - c_skip x)/c_out, input c_in x and time c_noise, all from `edm_scalings`; log-normal sigma."
+    sd = float(sigma_data)
+    if not sd > 0: raise ValueError(f"sigma_data must be positive, got {sigma_data}")
+    c_skip = lambda s: edm_scalings(s, sd)[0]
+    c_out = lambda s: edm_scalings(s, sd)[1]
+    return Method('EDM (10)', signal=lambda s: 1. + 0. * s, noise=lambda s: s,
+                  target_x0=lambda s: (1 - c_skip(s)) / c_out(s), target_z=lambda s: -c_skip(s) * s / c_out(s),
+                  sample_t=lambda n, gen, device, dtype: rand_log_normal(n, p_mean, p_std, generator=gen, device=device, dtype=dtype),
+                  c_in=lambda s: edm_scalings(s, sd)[2], c_noise=lambda s: edm_scalings(s, sd)[3], t_of_sigma=lambda s: s,
+                  timesteps=lambda k: sigmas_karras(k, sigma_min, sigma_max, dtype=torch.float64)[:-1],
+                  sigma_min=sigma_min, sigma_max=sigma_max, t_max=sigma_max)

@@ -1,11 +1,15 @@
-"Edges of miniai.methods that lesson 16 does not show: the loss weight, DDPM's clock between steps, and bad input."
-import math
+"Edges of the method rows (lesson 06a's `Method`, each lesson's row) that the lessons do not show: the loss weight, DDPM's clock between steps, one learner for every row, and bad input."
+import dataclasses, math
 import pytest
 import torch, torch.nn as nn, torch.nn.functional as F
-from miniai.methods import (Method, method_noisify, ddpm_method, cosine_method, edm_method, rectified_flow_method, trigflow_method,
-                            MethodModel, MethodCB, method_denoiser, method_times)
+from miniai.diffusion import Method, method_noisify, MethodModel, MethodCB, method_denoiser, method_learner
+from miniai.ddpm import ddpm_method
+from miniai.cosine import cosine_method
+from miniai.karras import edm_method
+from miniai.flows import rectified_flow_method
+from miniai.consistency import trigflow_method
+from miniai.methods import method_times
 from miniai.datasets import TensorLoader, DataLoaders
-from miniai.diffusion import diffusion_learner
 from miniai.unet import timestep_embedding
 from miniai.samplers import sigmas_karras, sample_euler, sample_method_ddim
 
@@ -40,7 +44,7 @@ def test_the_weight_on_x0_matches_each_parameterisation():
 def test_a_loss_weight_is_the_weighted_mse():
     "With `weight`, MethodCB scales the target and the model's prediction by sqrt(w), so the Learner's plain MSE is the weighted one."
     base = edm_method(0.5)
-    weighted = Method(**{**base.__dict__, 'name': 'EDM, weight 1 + sigma', 'weight': lambda s: 1 + s})
+    weighted = dataclasses.replace(base, name='EDM, weight 1 + sigma', weight=lambda s: 1 + s)
     x0, gen = torch.randn(64, 2), torch.Generator().manual_seed(0)
     model = MethodModel(weighted, PointNet())
     cb = MethodCB(weighted, generator=gen)
@@ -55,13 +59,14 @@ def test_a_loss_weight_is_the_weighted_mse():
 
 @pytest.mark.parametrize('make', [ddpm_method, cosine_method, lambda: edm_method(1.), rectified_flow_method, lambda: trigflow_method(1.)])
 def test_every_method_trains_through_the_learner(make):
-    "diffusion_learner + MethodCB + MethodModel: the loss on 2-D data falls, and lesson 11's Euler on its denoiser lands near the data."
+    "One learner for every row: `method_learner(row, net, dls)` with only the row changed trains each method (the loss on 2-D data falls), and lesson 11's Euler on its denoiser lands near the data."
     m = make()
     torch.manual_seed(0)
     x = torch.randn(512, 2) * 0.3 + torch.tensor([1., -1.])
     dls = DataLoaders(TensorLoader(x, torch.zeros(len(x)), batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(0)),
                       TensorLoader(x[:128], torch.zeros(128), batch_size=128))
-    learn = diffusion_learner(MethodModel(m, PointNet()), dls, MethodCB(m, generator=torch.Generator().manual_seed(0)), epochs=20, lr=3e-3, device="cpu", ema_decay=None)
+    learn = method_learner(m, PointNet(), dls, torch.Generator().manual_seed(0), epochs=20, lr=3e-3, device="cpu", ema_decay=None)
+    assert isinstance(learn.model, MethodModel) and learn.model.method is m
     losses = []
     class Keep:
         order = 100

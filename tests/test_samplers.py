@@ -7,7 +7,8 @@ import miniai.samplers as S
 from miniai.diffusion import GaussianMixture
 from miniai.ddpm import DDPMSchedule
 from miniai.cosine import CosineSchedule, abar
-from miniai.methods import MethodModel, edm_method
+from miniai.diffusion import MethodModel
+from miniai.karras import edm_method
 
 ROOT = Path(__file__).resolve().parent.parent
 GM = GaussianMixture([[-1., 0.], [1., 0.5]], 0.3)
@@ -120,3 +121,11 @@ def test_ddim_with_eta_one_on_every_step_is_euler_ancestral_in_sigma():
     a = S.sample_ddim(eps, x_vp, cos, n_steps=8, eta=1., clip=False, generator=torch.Generator().manual_seed(4))
     b = S.sample_euler_ancestral(Denoiser(), x_vp / math.sqrt(abar(ts[0])), sig.float(), eta=1., generator=torch.Generator().manual_seed(4))
     assert (a - b).abs().max() < 1e-3, (a - b).abs().max()
+
+def test_method_ddim_refuses_times_outside_the_methods_clock():
+    "DDPM's clock ends at step 999: a schedule from step 5,000 used to return NaN; now it is refused with the range."
+    from miniai.ddpm import ddpm_method
+    model = MethodModel(ddpm_method(), PointNet())
+    with pytest.raises(ValueError, match=r'must lie in \[0, 999\]'): S.sample_method_ddim(model, x, torch.tensor([5000., 10.], dtype=torch.float64))
+    out = S.sample_method_ddim(model, x, torch.tensor([999., 10.], dtype=torch.float64))
+    assert torch.isfinite(out).all()
