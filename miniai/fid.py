@@ -15,7 +15,7 @@ from .datasets import load_fashion_mnist, dataset_to_tensors, fashion_mnist_fold
 
 # %% auto #0
 __all__ = ['PIXEL_LIMITS', 'INCEPTION_URL', 'feature_stats', 'SmallSampleWarning', 'sqrtm_psd', 'trace_sqrt_product',
-           'frechet_distance', 'fid_from_feats', 'poly_kernel', 'mmd2_unbiased', 'kid_subsets', 'kid_from_feats',
+           'frechet_distance', 'fid_from_feats', 'poly_kernel', 'kernel_mean', 'mmd2_unbiased', 'kid_from_feats',
            'ImageEval', 'fmnist_images', 'fmnist_eval', 'knn_radii', 'precision_recall', 'pixel_check', 'kendall_tau',
            't_quantile', 'Paired', 'paired_interval', 'Comparisons', 'InceptionUnavailableError', 'InceptionFeatures',
            'inception_features', 'inception_eval']
@@ -108,33 +108,32 @@ def poly_kernel(a:torch.Tensor, b:torch.Tensor) -> torch.Tensor:
     "KID's kernel k(a, b) = (a.b/d + 1)^3 between the rows of `a` (n, d) and of `b` (m, d): an (n, m) matrix."
     return (a @ b.T / a.shape[1] + 1) ** 3
 
-def mmd2_unbiased(x:torch.Tensor, y:torch.Tensor) -> float:
-    "The unbiased estimate of MMD^2 between samples `x` (m, d) and `y` (n, d) with `poly_kernel`: within a set, only pairs of different items count."
-    m, n = len(x), len(y)
-    kxx, kyy, kxy = poly_kernel(x, x), poly_kernel(y, y), poly_kernel(x, y)
-    return ((kxx.sum() - kxx.diagonal().sum()) / (m * (m - 1)) + (kyy.sum() - kyy.diagonal().sum()) / (n * (n - 1))
-            - 2 * kxy.mean()).item()
+def kernel_mean(a:torch.Tensor, chunk:int=2048) -> float:
+    "The mean of `poly_kernel` over all pairs of different rows of `a` (n, d), in chunks of rows (memory O(chunk x n))."
+    tot = 0.
+    for i in range(0, len(a), chunk):
+        k = poly_kernel(a[i:i+chunk], a)
+        tot += k.sum().item() - k.diagonal(offset=i).sum().item()   # the diagonal of the block: each row with itself
+    return tot / (len(a) * (len(a) - 1))
 
-def kid_subsets(f1, f2, n_subsets:int=100, subset_size:int=1000, generator:torch.Generator|None=None, disjoint:bool=False) -> torch.Tensor:
-    "The unbiased MMD^2 of `n_subsets` random pairs of subsets of `f1` and `f2` (`subset_size` rows, at most the smaller set's size), one value per pair. With `disjoint`, no row is used twice (subsets shrink to fit), so the values are independent and their spread gives a standard error."
+def mmd2_unbiased(x:torch.Tensor, y:torch.Tensor, kyy:float|None=None) -> float:
+    "The unbiased estimate of MMD^2 between samples `x` (m, d) and `y` (n, d) with `poly_kernel`: within a set, only pairs of different items count. `kyy`: `kernel_mean(y)`, if already known."
+    return kernel_mean(x) + (kernel_mean(y) if kyy is None else kyy) - 2 * poly_kernel(x, y).mean().item()
+
+def kid_from_feats(f1, f2, n_subsets:int=100, subset_size:int=1000, generator:torch.Generator|None=None) -> float:
+    "KID between feature vectors `f1` and `f2`: the unbiased MMD^2 of random subsets (`subset_size` rows, at most the smaller set's size) averaged over `n_subsets` draws. Warns below N = d."
     f1, f2 = _as_feats(f1, 'f1'), _as_feats(f2, 'f2')
     if f1.shape[1] != f2.shape[1]: raise ValueError(f"f1 and f2 must have the same number of features, got {f1.shape[1]} and {f2.shape[1]}")
     if n_subsets < 1: raise ValueError(f"n_subsets must be at least 1, got {n_subsets}")
     if subset_size < 2: raise ValueError(f"subset_size must be at least 2, got {subset_size}")
+    _warn_small_n(min(len(f1), len(f2)), f1.shape[1], 'KID')
     m = min(subset_size, len(f1), len(f2))
-    if disjoint:
-        m = min(m, len(f1) // n_subsets, len(f2) // n_subsets)
-        if m < 2: raise ValueError(f"{n_subsets} disjoint subsets of at least 2 rows need at least {2 * n_subsets} rows in each set, got {len(f1)} and {len(f2)}")
-        p1, p2 = torch.randperm(len(f1), generator=generator), torch.randperm(len(f2), generator=generator)
-        pairs = [(p1[i*m:(i+1)*m], p2[i*m:(i+1)*m]) for i in range(n_subsets)]
-    else: pairs = ((torch.randperm(len(f1), generator=generator)[:m], torch.randperm(len(f2), generator=generator)[:m]) for _ in range(n_subsets))
-    return torch.tensor([mmd2_unbiased(f1[i1], f2[i2]) for i1, i2 in pairs], dtype=torch.float64)
-
-def kid_from_feats(f1, f2, n_subsets:int=100, subset_size:int=1000, generator:torch.Generator|None=None) -> float:
-    "KID between feature vectors `f1` and `f2`: the unbiased MMD^2 of random subsets (`subset_size` rows, at most the smaller set's size) averaged over `n_subsets` draws. Warns below N = d."
-    v = kid_subsets(f1, f2, n_subsets, subset_size, generator)
-    _warn_small_n(min(len(f1), len(f2)), np.shape(f1)[1], 'KID')
-    return v.mean().item()
+    total = 0.
+    for _ in range(n_subsets):
+        i1 = torch.randperm(len(f1), generator=generator)[:m]
+        i2 = torch.randperm(len(f2), generator=generator)[:m]
+        total += mmd2_unbiased(f1[i1], f2[i2])
+    return total / n_subsets
 
 # %% ../nbs/06_fid.ipynb #d212d5be
 def _module_of(fn) -> nn.Module|None:
@@ -158,7 +157,7 @@ class ImageEval:
         self.ref_mu, self.ref_cov = feature_stats(self.ref_feats)
         self.ref_sqrt_cov = sqrtm_psd(self.ref_cov, 'the reference covariance')   # the half of the square root that does not depend on the samples
         self.ref_pixels = self.pixel_stats(reference_images)
-        self._radii = {}   # k-NN radii of the reference, per (count, k): see `report`
+        self._radii, self._kyy = {}, None   # k-NN radii of the reference per (count, k), KID's within-reference term: see `report`
 
     @property
     def n_ref(self) -> int: return len(self.ref_feats)
@@ -292,19 +291,27 @@ def pixel_check(pix:dict, ref:dict, limits:dict=PIXEL_LIMITS) -> str:
     return '; '.join(bad) or 'ok'
 
 @patch
+def ref_kernel_mean(self:ImageEval) -> float:
+    "KID's within-reference term, `kernel_mean` of all reference features, computed once."
+    if self._kyy is None: self._kyy = kernel_mean(self.ref_feats)
+    return self._kyy
+
+@patch
 def ref_radii(self:ImageEval, m:int, k:int=3) -> torch.Tensor:
     "The `k`-NN radii of the first `m` reference features among themselves, computed once per (m, k)."
     if (m, k) not in self._radii: self._radii[m, k] = knn_radii(self.ref_feats[:m], k)
     return self._radii[m, k]
 
 @patch
-def report_feats(self:ImageEval, feats, pixels:dict|None=None, k:int=3, kid_blocks:int=10, kid_size:int=1000, generator:torch.Generator|None=None) -> dict:
+def report_feats(self:ImageEval, feats, pixels:dict|None=None, k:int=3, kid_blocks:int=10, generator:torch.Generator|None=None) -> dict:
     "The report of precomputed features `feats` (see `report`); the pixel entries only if `pixels` (from `pixel_stats`) is given."
     feats = _as_feats(feats)
     n = len(feats)
     if n < max(4, k + 1): raise ValueError(f"the report needs at least {max(4, k + 1)} images (k + 1 for the k-nearest-neighbour radii, 2 disjoint KID subsets of 2), got {n}")
     _warn_small_n(n, self.dim, 'FID')
-    kids = kid_subsets(feats, self.ref_feats, min(kid_blocks, n // 2, self.n_ref // 2), kid_size, generator, disjoint=True)
+    blocks = max(2, min(kid_blocks, n // 50))   # disjoint blocks of at least 50 samples where n allows, each against the whole reference
+    perm = torch.randperm(n, generator=generator)[:n // blocks * blocks].view(blocks, -1)
+    kids = torch.tensor([mmd2_unbiased(feats[i], self.ref_feats, kyy=self.ref_kernel_mean()) for i in perm])
     m = min(n, self.n_ref)   # precision and recall compare sets of equal size, as the paper does
     precision, recall = precision_recall(self.ref_feats[:m], feats[:m], k, real_radii=self.ref_radii(m, k))
     out = dict(n=n, fid=self.fid_feats(feats, warn=False), kid=kids.mean().item(), kid_se=(kids.std() / math.sqrt(len(kids))).item(),
@@ -316,9 +323,9 @@ def report_feats(self:ImageEval, feats, pixels:dict|None=None, k:int=3, kid_bloc
     return out
 
 @patch
-def report(self:ImageEval, images:torch.Tensor, k:int=3, kid_blocks:int=10, kid_size:int=1000, generator:torch.Generator|None=None) -> dict:
-    "Everything needed to judge `images` against the reference: `n`, `fid`, `kid` with `kid_se` (mean and standard error over `kid_blocks` disjoint subsets of at most `kid_size`), improved `precision` and `recall` (k-NN manifolds, the first min(n, n_ref) of each set), pixel statistics `pix_*` beside the reference's `ref_pix_*`, and `pixel_check` ('ok' or what differs). Warns when n is below the feature dimension."
-    return self.report_feats(self.features(images), self.pixel_stats(images), k, kid_blocks, kid_size, generator)
+def report(self:ImageEval, images:torch.Tensor, k:int=3, kid_blocks:int=10, generator:torch.Generator|None=None) -> dict:
+    "Everything needed to judge `images` against the reference: `n`, `fid`, `kid` with `kid_se` (mean and standard error over up to `kid_blocks` disjoint blocks of the samples, each against the whole reference), improved `precision` and `recall` (k-NN manifolds, the first min(n, n_ref) of each set), pixel statistics `pix_*` beside the reference's `ref_pix_*`, and `pixel_check` ('ok' or what differs). Warns when n is below the feature dimension."
+    return self.report_feats(self.features(images), self.pixel_stats(images), k, kid_blocks, generator)
 
 # %% ../nbs/06_fid.ipynb #0a87dc7e
 def kendall_tau(x, y) -> float:

@@ -2,7 +2,7 @@
 import warnings
 import pytest
 import torch
-from miniai.fid import (frechet_distance, sqrtm_psd, fid_from_feats, kid_from_feats, kid_subsets, knn_radii, precision_recall,
+from miniai.fid import (frechet_distance, sqrtm_psd, fid_from_feats, kid_from_feats, kernel_mean, mmd2_unbiased, knn_radii, precision_recall,
                         pixel_check, ImageEval, SmallSampleWarning, fmnist_images, fmnist_eval)
 from miniai.datasets import DataNotFoundError
 
@@ -71,12 +71,12 @@ def test_precision_recall_separate_quality_from_variety():
     assert min(same) > 0.6 and max(far) < 0.05
     assert copies[0] > 0.5 and copies[1] < 0.05
 
-def test_kid_subsets_disjoint_give_independent_blocks():
+def test_kernel_mean_in_chunks_and_a_cached_within_term():
     g = torch.Generator().manual_seed(4)
-    a, b = torch.randn(100, 5, generator=g), torch.randn(60, 5, generator=g)
-    v = kid_subsets(a, b, n_subsets=6, subset_size=1000, disjoint=True, generator=g)   # blocks of min(100, 60) // 6 = 10
-    assert v.shape == (6,) and torch.isfinite(v).all() and v.std() > 0
-    with pytest.raises(ValueError, match='need at least 62 rows'): kid_subsets(a, b, n_subsets=31, disjoint=True)
+    a, b = torch.randn(30, 5, generator=g, dtype=torch.float64), torch.randn(20, 5, generator=g, dtype=torch.float64)
+    k = (a @ a.T / 5 + 1) ** 3
+    assert kernel_mean(a, chunk=7) == pytest.approx(((k.sum() - k.trace()) / (30 * 29)).item(), rel=1e-12)
+    assert mmd2_unbiased(a, b, kyy=kernel_mean(b)) == pytest.approx(mmd2_unbiased(a, b), rel=1e-12)
 
 def test_pixel_check_names_what_differs():
     ref = dict(mean=-0.42, std=0.70, ends=0.52, binary=0.0)
@@ -95,10 +95,12 @@ def test_report_keys_and_reference_work_done_once():
     for key in ('n', 'fid', 'kid', 'kid_se', 'precision', 'recall', 'pix_mean', 'pix_std', 'pix_ends', 'pix_binary',
                 'ref_pix_mean', 'ref_pix_std', 'ref_pix_ends', 'ref_pix_binary', 'pixel_check'):
         assert key in r, key
-    assert r['n'] == 40 and r['kid_se'] > 0
     assert sum(calls[n_ref_calls:]) == 40                     # only the samples were featurised
+    assert r['n'] == 40 and r['kid_se'] > 0 and r['kid'] == pytest.approx(mmd2_unbiased(ev.features(x), ev.ref_feats), abs=4 * r['kid_se'])
     radii = ev._radii[40, 3]
-    ev.report(x[:40].flip(0))
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        ev.report(x[:40].flip(0))
     assert ev._radii[40, 3] is radii                          # the reference radii for this count are computed once
     with pytest.raises(ValueError, match='at least 4 images'): ev.report(x[:3])
 
