@@ -17,8 +17,8 @@ from .datasets import load_fashion_mnist, dataset_to_tensors, fashion_mnist_fold
 __all__ = ['PIXEL_LIMITS', 'INCEPTION_URL', 'feature_stats', 'SmallSampleWarning', 'sqrtm_psd', 'trace_sqrt_product',
            'frechet_distance', 'fid_from_feats', 'poly_kernel', 'kernel_mean', 'mmd2_unbiased', 'kid_from_feats',
            'ImageEval', 'fmnist_images', 'fmnist_eval', 'knn_radii', 'precision_recall', 'pixel_check', 'kendall_tau',
-           't_quantile', 'Paired', 'paired_interval', 'Comparisons', 'InceptionUnavailableError', 'InceptionFeatures',
-           'inception_features', 'inception_eval']
+           't_quantile', 'Paired', 'paired_interval', 'scores_by_arm', 'Comparisons', 'InceptionUnavailableError',
+           'InceptionFeatures', 'inception_features', 'inception_eval']
 
 # %% ../nbs/06_fid.ipynb #6a720362
 def _as_feats(f, name:str='feats') -> torch.Tensor:
@@ -406,6 +406,15 @@ def paired_interval(a, b, alpha:float=0.05, names:tuple[str, str]=('a', 'b'), lo
     half = t_quantile(1 - alpha / 2, n - 1) * d.std(ddof=1) / math.sqrt(n)
     return Paired(names[0], names[1], float(d.mean()), float(d.mean() - half), float(d.mean() + half), n, alpha, lower_is_better)
 
+def scores_by_arm(table, arm:list[str], value:str='fid', seed:str='train_seed'):
+    "For `Comparisons.evaluate`: a function arm -> {training seed: [scores]} over a long DataFrame `table` (one row per score, e.g. per sampling seed); `arm` names the columns that identify an arm, in the order of the arm tuples."
+    groups = {(k if isinstance(k, tuple) else (k,)): g for k, g in table.groupby(list(arm))}
+    def lookup(a):
+        key = a if isinstance(a, tuple) else (a,)
+        if key not in groups: raise KeyError(f"no rows for the arm {a!r} in the table (arm columns {list(arm)})")
+        return groups[key].groupby(seed)[value].apply(list).to_dict()
+    return lookup
+
 class Comparisons:
     "The comparisons a lesson will judge, declared before any result is seen: `add` each (a name and two arms), then `evaluate` the results once. Each is a `paired_interval` at false-positive rate `alpha`, or alpha / k for k comparisons with `bonferroni` (then at most `alpha` for the whole family)."
     def __init__(self, alpha:float=0.05, lower_is_better:bool=True, min_seeds:int=3, allow_few_seeds:bool=False, bonferroni:bool=False):
@@ -439,7 +448,8 @@ class Comparisons:
         extra = [arm for arm in results if arm not in set(self.arms)]
         if missing: raise KeyError(f"no results for the declared arm(s) {missing}")
         if extra: raise KeyError(f"results for arm(s) {extra} that no declared comparison uses: declare comparisons before looking at results, or leave those arms out")
-        self.results = {name: paired_interval(results[a], results[b], self.alpha_each, (str(a), str(b)), self.lower_is_better, self.min_seeds, self.allow_few_seeds)
+        label = lambda arm: ', '.join(map(str, arm)) if isinstance(arm, tuple) else str(arm)
+        self.results = {name: paired_interval(results[a], results[b], self.alpha_each, (label(a), label(b)), self.lower_is_better, self.min_seeds, self.allow_few_seeds)
                         for name, (a, b) in self.plan.items()}
         return pd.DataFrame([dict(comparison=name, diff=r.diff, lo=r.lo, hi=r.hi, seeds=r.n, alpha=r.alpha, verdict=r.verdict) for name, r in self.results.items()])
 

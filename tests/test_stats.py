@@ -72,3 +72,14 @@ def test_kendall_tau():
     assert kendall_tau([1, 2, 3, 4], [10, 20, 30, 40]) == 1. and kendall_tau([1, 2, 3, 4], [4, 3, 2, 1]) == -1.
     assert kendall_tau([1, 2, 3, 4], [1, 2, 4, 3]) == pytest.approx(4 / 6)
     with pytest.raises(ValueError, match='same length'): kendall_tau([1, 2], [1, 2, 3])
+
+def test_scores_by_arm_reads_a_long_table():
+    pd = pytest.importorskip('pandas')
+    from miniai.fid import scores_by_arm
+    rows = [dict(method=m, calls=c, train_seed=t, sampling_seed=s, fid=10 * (m == 'B') + t + 0.1 * s)
+            for m in ('A', 'B') for c in (4, 8) for t in range(3) for s in range(2)]
+    lookup = scores_by_arm(pd.DataFrame(rows), ['method', 'calls'])
+    assert lookup(('A', 4)) == {0: [0.0, 0.1], 1: [1.0, 1.1], 2: [2.0, 2.1]}
+    table = Comparisons().add('A beats B at 8 calls', ('A', 8), ('B', 8)).evaluate(lookup)
+    assert table.verdict[0] == 'A, 8 better' and table['diff'][0] == pytest.approx(-10)
+    with pytest.raises(KeyError, match="no rows for the arm"): lookup(('C', 4))
