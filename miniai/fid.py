@@ -381,7 +381,8 @@ class Paired:
     lower_is_better: bool = True
     @property
     def verdict(self) -> str:
-        "'tie' when the interval covers 0, else '<arm> better' for the arm the whole interval favours."
+        "'tie' when the interval covers 0, else '<arm> better' for the arm the whole interval favours; 'undecided' with one seed (no interval)."
+        if self.n < 2: return 'undecided: 1 training seed, no interval'
         if self.lo <= 0 <= self.hi: return 'tie'
         a_better = (self.hi < 0) == self.lower_is_better
         return f"{self.a if a_better else self.b} better"
@@ -391,19 +392,19 @@ class Paired:
 
 def paired_interval(a, b, alpha:float=0.05, names:tuple[str, str]=('a', 'b'), lower_is_better:bool=True,
                     min_seeds:int=3, allow_few_seeds:bool=False) -> Paired:
-    "The paired t-interval for the mean over training seeds of score(a) - score(b): `a` and `b` give one score per training seed (a mapping seed -> score, or sequences in the same seed order; a score may be a list over shared sampling seeds, averaged). Its false-positive rate, the chance of a verdict other than 'tie' when the arms are equal, is `alpha`. Fewer than `min_seeds` seeds raise unless `allow_few_seeds` (exploratory only)."
+    "The paired t-interval for the mean over training seeds of score(a) - score(b): `a` and `b` give one score per training seed (a mapping seed -> score, or sequences in the same seed order; a score may be a list over shared sampling seeds, averaged). Its false-positive rate, the chance of a verdict other than 'tie' when the arms are equal, is `alpha`. Fewer than `min_seeds` seeds raise unless `allow_few_seeds` (exploratory only; one seed then gives the difference and 'undecided')."
     if not 0 < alpha < 1: raise ValueError(f"alpha must be strictly between 0 and 1, got {alpha}")
     da, db = _per_seed(a, names[0]), _per_seed(b, names[1])
     if set(da) != set(db):
         raise ValueError(f"a paired comparison needs the same training seeds in both arms: {names[0]} has {sorted(da, key=str)}, {names[1]} has {sorted(db, key=str)}")
     n = len(da)
-    if n < 2: raise ValueError(f"{names[0]} vs {names[1]}: an interval needs at least 2 training seeds per arm, got {n}")
     if n < min_seeds and not allow_few_seeds:
         raise ValueError(f"{names[0]} vs {names[1]}: {n} training seeds per arm, but a headline comparison needs at least {min_seeds} "
                          f"(with {n}, the t-interval has {n - 1} degree(s) of freedom and is too wide to decide much): train more seeds, "
                          "or pass allow_few_seeds=True and call the result exploratory")
     d = np.array([da[s] - db[s] for s in da])
-    half = t_quantile(1 - alpha / 2, n - 1) * d.std(ddof=1) / math.sqrt(n)
+    if n == 0: raise ValueError(f"{names[0]} vs {names[1]}: no training seeds")
+    half = t_quantile(1 - alpha / 2, n - 1) * d.std(ddof=1) / math.sqrt(n) if n > 1 else math.nan   # one seed (allowed): no interval
     return Paired(names[0], names[1], float(d.mean()), float(d.mean() - half), float(d.mean() + half), n, alpha, lower_is_better)
 
 def scores_by_arm(table, arm:list[str], value:str='fid', seed:str='train_seed'):

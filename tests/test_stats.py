@@ -21,7 +21,9 @@ def test_paired_interval_verdicts():
 def test_paired_interval_refuses_too_few_or_unmatched_seeds():
     with pytest.raises(ValueError, match='a headline comparison needs at least 3'): paired_interval([1., 2.], [1.5, 2.5])
     assert paired_interval([1., 2.], [1.5, 2.7], allow_few_seeds=True).n == 2
-    with pytest.raises(ValueError, match='at least 2 training seeds'): paired_interval([1.], [2.], allow_few_seeds=True)
+    one = paired_interval([1.], [2.], allow_few_seeds=True)                     # a quick-mode smoke run: no interval, no verdict
+    assert one.verdict.startswith('undecided') and one.diff == -1. and math.isnan(one.lo)
+    with pytest.raises(ValueError, match='needs at least 3'): paired_interval([1.], [2.])
     with pytest.raises(ValueError, match='the same training seeds'): paired_interval({0: 1., 1: 2., 2: 3.}, {0: 1., 1: 2., 3: 3.})
     with pytest.raises(ValueError, match='NaN or infinite'): paired_interval([1., float('nan'), 2.], [1., 2., 3.])
 
