@@ -283,7 +283,7 @@ class CompileCB(Callback):
         if getattr(self, 'dropped', False): learn.dls.train.drop_last = False; self.dropped = False
 
 # %% ../nbs/04_accel.ipynb #7a134b91
-CPU_COMPILE_MIN_STEPS = 3_000   # on 2 CPU cores: a few minutes of compiling, earned back at about 0.1 s a step (lesson 10's UNet, bf16)
+CPU_COMPILE_MIN_STEPS = 4_000   # lesson 10's UNet on 2 CPU cores: 3 to 6 minutes compiling its training and evaluation graphs, earned back at about 0.1 s a step
 
 @lru_cache(maxsize=None)
 def has_compiler(device_type:str) -> bool:
