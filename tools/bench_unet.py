@@ -41,8 +41,14 @@ def plain_loop(net, opt, sched, ema_params, x, bs, sigma_data, dtype, gen, scale
         sched.step(); opt.zero_grad(set_to_none=True)
         with torch.no_grad(): torch._foreach_lerp_(ema_params, [p.detach() for p in params], 1 - decay)
 
-def bench_unet(device=None, bs=None, steps=None, nfs=None, n_layers=None, attn=None, bf16=None, compile=None, repeats=5, warmup=1, sigma_data=0.66, lr=3e-3):
-    "Images per second of `diffusion_learner` and of `plain_loop` on the same UNet work, medians of `repeats` interleaved pairs, and their ratio."
+def bench_unet(device=None, bs=None, steps=None, nfs=None, n_layers=None, attn=None, bf16=None, compile=None, repeats=5, warmup=1, sigma_data=0.66, lr=3e-3, threads=None):
+    "Images per second of `diffusion_learner` and of `plain_loop` on the same UNet work, medians of `repeats` interleaved pairs, and their ratio; `threads` CPU threads for both (default: PyTorch's)."
+    old_threads = torch.get_num_threads()
+    if threads: torch.set_num_threads(threads)
+    try: return _bench_unet(device, bs, steps, nfs, n_layers, attn, bf16, compile, repeats, warmup, sigma_data, lr)
+    finally: torch.set_num_threads(old_threads)
+
+def _bench_unet(device, bs, steps, nfs, n_layers, attn, bf16, compile, repeats, warmup, sigma_data, lr):
     device = torch.device(def_device if device is None else device)
     size = SIZES['cuda' if device.type == 'cuda' else 'cpu']
     bs, steps = bs or size['bs'], steps or size['steps']
@@ -70,7 +76,7 @@ def bench_unet(device=None, bs=None, steps=None, nfs=None, n_layers=None, attn=N
     n = bs * steps
     return dict(plain=n / statistics.median(tp), learner=n / statistics.median(tl), ratio=statistics.median(p / l for p, l in zip(tp, tl)),
                 ratios=[p / l for p, l in zip(tp, tl)], precision=prec, device=str(device), bs=bs, steps=steps, nfs=list(nfs), n_layers=n_layers,
-                attn=list(attn), bf16=prec.dtype == torch.bfloat16, compile=prec.compile, repeats=repeats,
+                attn=list(attn), bf16=prec.dtype == torch.bfloat16, compile=prec.compile, repeats=repeats, threads=torch.get_num_threads(),
                 params=sum(p.numel() for p in net_p.parameters()))
 
 def main(argv=None):
@@ -78,9 +84,10 @@ def main(argv=None):
     ap.add_argument('--device'); ap.add_argument('--bs', type=int); ap.add_argument('--steps', type=int)
     ap.add_argument('--repeats', type=int, default=5); ap.add_argument('--warmup', type=int, default=1)
     for flag in ('bf16', 'compile'): ap.add_argument(f'--{flag}', action=argparse.BooleanOptionalAction, default=None)
+    ap.add_argument('--threads', type=int, help='CPU threads for both contestants (default: all); 1 keeps a busy machine from stalling every operation')
     a = ap.parse_args(argv)
-    r = bench_unet(a.device, a.bs, a.steps, bf16=a.bf16, compile=a.compile, repeats=a.repeats, warmup=a.warmup)
-    print(f"UNet {r['nfs']} x {r['n_layers']} ({r['params']:,} parameters) on {r['device']}, batch {r['bs']}, {r['steps']} steps a pass; median of {r['repeats']} interleaved pairs")
+    r = bench_unet(a.device, a.bs, a.steps, bf16=a.bf16, compile=a.compile, repeats=a.repeats, warmup=a.warmup, threads=a.threads)
+    print(f"UNet {r['nfs']} x {r['n_layers']} ({r['params']:,} parameters) on {r['device']}, batch {r['bs']}, {r['steps']} steps a pass, {r['threads']} CPU threads; median of {r['repeats']} interleaved pairs")
     print(f"both: {r['precision']}")
     print('Learner / plain, pair by pair:', ' '.join(f'{q:.3f}' for q in r['ratios']))
     print(f"plain loop: {r['plain']:,.0f} img/s | diffusion_learner: {r['learner']:,.0f} img/s | ratio (Learner / plain): {r['ratio']:.3f}")
