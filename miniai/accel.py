@@ -6,6 +6,7 @@
 from __future__ import annotations
 import os, math, time, tempfile
 from copy import deepcopy
+from dataclasses import dataclass
 from functools import partial, lru_cache
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
@@ -16,9 +17,11 @@ from .datasets import *
 from .learner import *
 
 # %% auto #0
-__all__ = ['HOST_READS', 'SGD', 'Adam', 'fast_opt_kwargs', 'fast_opt', 'CountOps', 'BatchSchedCB', 'autocast_dtype',
-           'MixedPrecisionCB', 'demo_data', 'demo_model', 'EMACB', 'GradClipCB', 'ChannelsLastCB', 'CompileCB',
-           'as_dataloader', 'AccelerateCB', 'accelerate_demo']
+__all__ = ['HOST_READS', 'NATIVE_BF16_CPU_FLAGS', 'CPU_COMPILE_MIN_STEPS', 'SGD', 'Adam', 'fast_opt_kwargs', 'fast_opt',
+           'CountOps', 'BatchSchedCB', 'cpu_capabilities', 'cpu_has_native_bf16', 'cuda_has_native_bf16',
+           'autocast_dtype', 'MixedPrecisionCB', 'demo_data', 'demo_model', 'EMACB', 'GradClipCB', 'ChannelsLastCB',
+           'CompileCB', 'has_compiler', 'compile_pays', 'Precision', 'precision_for', 'as_dataloader', 'AccelerateCB',
+           'accelerate_demo']
 
 # %% ../nbs/04_accel.ipynb #07cdcd86
 class SGD(torch.optim.Optimizer):
@@ -142,15 +145,36 @@ class BatchSchedCB(Callback):
         self.sched.load_state_dict(state)
 
 # %% ../nbs/04_accel.ipynb #cc4bb898
+NATIVE_BF16_CPU_FLAGS = ('amx_bf16', 'avx512_bf16', 'bf16', 'sve_bf16')   # x86: AMX-BF16, AVX512-BF16; Arm: BF16 dot products, SVE-BF16
+
+def cpu_capabilities() -> dict:
+    "The CPU's instruction-set flags as PyTorch's cpuinfo reports them (`torch.cpu.get_capabilities()`); {} where this PyTorch cannot say."
+    get = getattr(torch.cpu, 'get_capabilities', None) or getattr(torch._C._cpu, '_get_cpu_capability', None)
+    try: return dict(get()) if get is not None else {}
+    except RuntimeError: return {}
+
+def cpu_has_native_bf16() -> bool:
+    "Whether this CPU multiplies bf16 matrices in hardware (one of `NATIVE_BF16_CPU_FLAGS`) and PyTorch's oneDNN kernels can use it."
+    caps = cpu_capabilities()
+    if not any(caps.get(k, False) for k in NATIVE_BF16_CPU_FLAGS): return False
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+def cuda_has_native_bf16(device=None) -> bool:
+    "Whether the CUDA GPU `device` has bf16 tensor cores (Ampere and later); bf16 that PyTorch only emulates (a T4) does not count."
+    with torch.cuda.device(device):
+        try: return torch.cuda.is_bf16_supported(including_emulation=False)
+        except TypeError: return torch.cuda.get_device_capability()[0] >= 8   # PyTorch before 2.3 has no including_emulation
+
 def autocast_dtype(device) -> torch.dtype:
-    "bf16 where `device` supports it (CPU, CUDA GPUs from Ampere on); fp16 otherwise."
+    "What to autocast to on `device`, by what its hardware has: bf16 where native (CUDA from Ampere on, a CPU with AMX or AVX512-BF16), fp16 on other CUDA GPUs and on MPS, float32 (no autocast) on other CPUs."
     device = torch.device(device)
-    if device.type == 'cuda': return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == 'cuda': return torch.bfloat16 if cuda_has_native_bf16(device) else torch.float16
     if device.type == 'mps': return torch.float16
-    return torch.bfloat16
+    if device.type == 'cpu' and cpu_has_native_bf16(): return torch.bfloat16
+    return torch.float32
 
 class MixedPrecisionCB(Callback):
-    "Autocast the forward pass and loss to `dtype` (default: bf16 where supported); fp16 adds a `GradScaler`."
+    "Autocast the forward pass and loss to `dtype` (default: `autocast_dtype` of the device; float32 there means no autocast); fp16 adds a `GradScaler`."
     order = DeviceCB.order + 2
     def __init__(self, dtype:torch.dtype|None=None):
         if dtype not in (None, torch.bfloat16, torch.float16): raise ValueError(f"dtype must be torch.bfloat16, torch.float16 or None (choose for the device), got {dtype}")
@@ -163,6 +187,7 @@ class MixedPrecisionCB(Callback):
             _take_over(learn, 'backward', partial(self._backward, learn), self)
             _take_over(learn, 'step', partial(self._step, learn), self)
     def before_batch(self, learn):
+        if self.fit_dtype == torch.float32: return   # a CPU without native bf16: float32 throughout
         self.ctx = torch.autocast(self.device_type, dtype=self.fit_dtype)
         self.ctx.__enter__()
     def after_loss(self, learn): self._exit()
@@ -243,11 +268,93 @@ class ChannelsLastCB(Callback):
                             for b in learn.batch)
 
 class CompileCB(Callback):
-    "Compile the model in place with `torch.compile` (keyword arguments go to it) when training starts; `state_dict` keys stay the same."
+    "Compile the model in place with `torch.compile` (keyword arguments go to it) once, when training starts; `state_dict` keys stay the same. With `drop_last`, a `TensorLoader` for training drops its last, smaller batch during the fit: one graph, not two."
     order = DeviceCB.order + 5
-    def __init__(self, **compile_kwargs): self.kwargs = compile_kwargs
+    def __init__(self, drop_last:bool=True, **compile_kwargs): self.drop_last, self.kwargs = drop_last, compile_kwargs
+    def train_batches(self, dl) -> int:
+        "How many batches a training epoch of `dl` has under this callback."
+        return len(dl) - 1 if self._drops(dl) else len(dl)
+    def _drops(self, dl) -> bool: return self.drop_last and isinstance(dl, TensorLoader) and not dl.drop_last and dl.n % dl.batch_size != 0
     def before_fit(self, learn):
         if getattr(learn.model, '_compiled_call_impl', None) is None: learn.model.compile(**self.kwargs)
+        self.dropped = self._drops(learn.dls.train)
+        if self.dropped: learn.dls.train.drop_last = True
+    def cleanup_fit(self, learn):
+        if getattr(self, 'dropped', False): learn.dls.train.drop_last = False; self.dropped = False
+
+# %% ../nbs/04_accel.ipynb #7a134b91
+CPU_COMPILE_MIN_STEPS = 4_000   # lesson 10's UNet on 2 CPU cores: 3 to 6 minutes compiling its training and evaluation graphs, earned back at about 0.1 s a step
+
+@lru_cache(maxsize=None)
+def has_compiler(device_type:str) -> bool:
+    "Whether `torch.compile`'s default backend can generate code for `device_type`: a C++ compiler for the CPU, Triton for CUDA."
+    try:
+        if device_type == 'cpu':
+            from torch._inductor.cpp_builder import get_cpp_compiler
+            get_cpp_compiler()   # raises when neither $CXX nor g++ runs
+            return True
+        if device_type == 'cuda':
+            from torch.utils._triton import has_triton
+            return has_triton()
+    except Exception: return False
+    return False
+
+def _compile_choice(device_type:str, steps:int|None) -> tuple[bool, str]:
+    if device_type not in ('cpu', 'cuda'): return False, f"torch.compile's default backend does not generate code for {device_type}"
+    if not has_compiler(device_type):
+        return False, ('no C++ compiler (install g++ or set $CXX), so eager' if device_type == 'cpu' else 'no Triton, so eager')
+    if device_type == 'cuda': return True, 'Triton compiles in about a minute, paid back by any real run'
+    if run_mode() == 'quick': return False, 'quick mode: compiling takes minutes on a CPU, longer than the run'
+    if steps is not None and steps < CPU_COMPILE_MIN_STEPS:
+        return False, f'{steps:,} steps are too few to pay back minutes of compiling on a CPU (at least {CPU_COMPILE_MIN_STEPS:,})'
+    return True, 'a C++ compiler, and a run long enough to pay back compiling'
+
+def compile_pays(device, steps:int|None=None) -> bool:
+    "Whether to `torch.compile` a training run of `steps` steps (None: a long one) on `device`: a compiler must exist, and on a CPU the run must be long and not quick mode."
+    return _compile_choice(torch.device(device).type, steps)[0]
+
+_DTYPE_NAMES = {torch.bfloat16: 'bf16', torch.float16: 'fp16', torch.float32: 'fp32'}
+
+def _dtype_reason(device, dtype) -> str:
+    if device.type == 'cpu':
+        flags = [k for k in NATIVE_BF16_CPU_FLAGS if cpu_capabilities().get(k)]
+        return f"the CPU has {', '.join(flags)}" if dtype == torch.bfloat16 else 'no bf16 matrix instructions in this CPU'
+    if device.type == 'cuda': return 'native bf16' if dtype == torch.bfloat16 else 'no native bf16 on this GPU: fp16 with a GradScaler'
+    return f'{device.type}: {_DTYPE_NAMES[dtype]}'
+
+@dataclass(frozen=True)
+class Precision:
+    "How a run computes on `device`: autocast to `dtype` (float32: none; fp16 adds a GradScaler), `compile` or eager, and `why`."
+    device: str
+    dtype: torch.dtype
+    compile: bool
+    why: str
+    @property
+    def name(self) -> str: return _DTYPE_NAMES[self.dtype]
+    @property
+    def autocast(self) -> bool: return self.dtype != torch.float32
+    @property
+    def grad_scaler(self) -> bool: return self.dtype == torch.float16
+    def record(self) -> dict:
+        "Plain values for a run record: device, precision ('bf16', 'fp16' or 'fp32'), grad_scaler, compile, why."
+        return dict(device=self.device, precision=self.name, grad_scaler=self.grad_scaler, compile=self.compile, why=self.why)
+    def callbacks(self, **compile_kwargs) -> list:
+        "The Learner callbacks that carry this out: `MixedPrecisionCB` if it autocasts, `CompileCB` if it compiles."
+        return [*([MixedPrecisionCB(self.dtype)] if self.autocast else []), *([CompileCB(**compile_kwargs)] if self.compile else [])]
+    def autocast_ctx(self):
+        "A `torch.autocast` context for inference (sampling, features) in this precision; does nothing for fp32."
+        return torch.autocast(torch.device(self.device).type, dtype=self.dtype if self.autocast else torch.bfloat16, enabled=self.autocast)
+    def __str__(self):
+        return f"{self.name}{' + GradScaler' if self.grad_scaler else ''}, {'compiled' if self.compile else 'eager'} on {self.device} ({self.why})"
+
+def precision_for(device=None, steps:int|None=None, bf16:bool|None=None, compile:bool|None=None) -> Precision:
+    "The one decision: autocast dtype by the hardware's bf16 (`autocast_dtype`), compile if it pays for a run of `steps` (`compile_pays`); `bf16` and `compile` True/False override (bf16=False: float32)."
+    device = torch.device(def_device if device is None else device)
+    if bf16 is None: dtype = autocast_dtype(device); dwhy = _dtype_reason(device, dtype)
+    else: dtype = torch.bfloat16 if bf16 else torch.float32; dwhy = f'bf16={bf16} asked for'
+    if compile is None: compile, cwhy = _compile_choice(device.type, steps)
+    else: cwhy = f'compile={compile} asked for'
+    return Precision(str(device), dtype, bool(compile), f'{dwhy}; {cwhy}')
 
 # %% ../nbs/04_accel.ipynb #eb8fe9d8
 def as_dataloader(dl) -> DataLoader:

@@ -146,21 +146,24 @@ class EMAWarmupCB(EMACB):
     def load_state_dict(self, state, learn):
         super().load_state_dict(state['ema'], learn); self.steps = state['steps']
 
+from .accel import precision_for
+
 def diffusion_learner(model:nn.Module, dls, noise_cb:Callback, epochs:int|None=None, total_steps:int|None=None, lr:float=3e-3,
                       weight_decay:float=0.01, eps:float=1e-5, bf16:bool|None=None, compile:bool|None=None,
                       ema_decay:float|None=0.999, ema_rampup:float|None=0.05, device=None, cbs=()) -> Learner:
-    "A Learner for `model(inputs...) -> target` noised by `noise_cb`: MSE, fused AdamW, one-cycle over `epochs` (or `total_steps`), an EMA of the weights (`learn.ema`, None if `ema_decay` is None); bf16 and compile default to on for CUDA."
+    "A Learner for `model(inputs...) -> target` noised by `noise_cb`: MSE, fused AdamW, one-cycle over `epochs` (or `total_steps`), an EMA of the weights (`learn.ema`, None if `ema_decay` is None); autocast and compile by lesson 04's `precision_for` (`learn.precision`), which `bf16` and `compile` override."
     if (epochs is None) == (total_steps is None): raise ValueError("give the schedule's length as epochs or as total_steps (one of them)")
     device = torch.device(def_device if device is None else device)
-    if bf16 is None: bf16 = device.type == 'cuda'
-    if compile is None: compile = device.type == 'cuda'
-    total = total_steps if total_steps is not None else epochs * len(dls.train)
+    steps = total_steps if total_steps is not None else epochs * len(dls.train)
+    prec = precision_for(device, steps, bf16=bf16, compile=compile)
+    prec_cbs = prec.callbacks()
+    compile_cb = next((cb for cb in prec_cbs if isinstance(cb, CompileCB)), None)
+    total = total_steps if total_steps is not None else epochs * (compile_cb.train_batches(dls.train) if compile_cb else len(dls.train))
     one_cycle = partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=lr, total_steps=total)
     ema = EMAWarmupCB(ema_decay, ema_rampup) if ema_decay is not None else None
-    cbs = [DeviceCB(device), noise_cb, TrainCB(n_inp=2), MetricsCB(), BatchSchedCB(one_cycle), *([ema] if ema else []),
-           *([MixedPrecisionCB(torch.bfloat16)] if bf16 else []), *([CompileCB()] if compile else []), *cbs]
+    cbs = [DeviceCB(device), noise_cb, TrainCB(n_inp=2), MetricsCB(), BatchSchedCB(one_cycle), *([ema] if ema else []), *prec_cbs, *cbs]
     learn = Learner(model, dls, F.mse_loss, lr=lr, cbs=cbs, opt_func=fast_opt(torch.optim.AdamW, device, eps=eps, weight_decay=weight_decay))
-    learn.ema = ema
+    learn.ema, learn.precision = ema, prec
     return learn
 
 # %% ../nbs/06a_diffusion.ipynb #2844dc68
