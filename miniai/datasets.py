@@ -13,11 +13,7 @@ from datasets import Dataset, DatasetDict, Features, ClassLabel, Image as ImageF
 from .core import *
 
 # %% auto #0
-__all__ = ['FASHION_MNIST_HUB', 'FASHION_MNIST_CLASSES', 'TINY_IMAGENET_HUB', 'DataNotFoundError', 'CorruptDataError',
-           'hub_forced_offline', 'hub_reachable', 'read_idx', 'fashion_mnist_folders', 'fashion_mnist_from_idx',
-           'load_fashion_mnist', 'tiny_imagenet_folders', 'tiny_imagenet_words', 'tiny_imagenet_from_parquet',
-           'load_tiny_imagenet', 'class_names', 'image_to_tensor', 'collate_xy', 'DataLoaders', 'dataset_to_tensors',
-           'TensorLoader', 'uint8_to_float']
+__all__ = ['FASHION_MNIST_HUB', 'FASHION_MNIST_CLASSES', 'TINY_IMAGENET_HUB', 'DataNotFoundError', 'CorruptDataError', 'hub_forced_offline', 'hub_reachable', 'read_idx', 'fashion_mnist_folders', 'fashion_mnist_from_idx', 'load_fashion_mnist', 'tiny_imagenet_folders', 'tiny_imagenet_words', 'tiny_imagenet_from_parquet', 'load_tiny_imagenet', 'class_names', 'image_to_tensor', 'collate_xy', 'DataLoaders', 'dataset_to_tensors', 'TensorLoader', 'uint8_to_float', 'fmnist_to_diffusion']
 
 # %% ../nbs/01_datasets.ipynb #9c1cb8b2
 class DataNotFoundError(FileNotFoundError):
@@ -251,3 +247,9 @@ class TensorLoader:
 def uint8_to_float(x:torch.Tensor) -> torch.Tensor:
     "uint8 pixels to float in [0, 1] (use as a `TensorLoader`'s `tfm`)."
     return x.float().div_(255)
+
+# %% ../nbs/07_ddpm.ipynb #fe83d246
+def fmnist_to_diffusion(x:torch.Tensor, pad:int=2) -> torch.Tensor:
+    "uint8 images (N, C, H, W) to floats in [-1, 1], with a border of `pad` background (-1) pixels on each side (lesson 07; kept in `miniai.datasets`)."
+    if x.dtype != torch.uint8: raise TypeError(f"expected uint8 pixels in [0, 255], got {x.dtype}")
+    return torch.nn.functional.pad(x.float() / 127.5 - 1, (pad,) * 4, value=-1.)

@@ -5,18 +5,12 @@
 # %% ../nbs/07_ddpm.ipynb #9a2ee94e
 from __future__ import annotations
 from functools import partial
-import torch, torch.nn.functional as F
+import torch
 from .core import *
 from .diffusion import NoisingCB, Method, append_dims
 
 # %% auto #0
-__all__ = ['fmnist_to_diffusion', 'DDPMSchedule', 'noisify', 'DDPMCB', 'ddim_timesteps', 'ddpm_method']
-
-# %% ../nbs/07_ddpm.ipynb #fe83d246
-def fmnist_to_diffusion(x:torch.Tensor, pad:int=2) -> torch.Tensor:
-    "uint8 images (N, C, H, W) to floats in [-1, 1], with a border of `pad` background (-1) pixels on each side."
-    if x.dtype != torch.uint8: raise TypeError(f"expected uint8 pixels in [0, 255], got {x.dtype}")
-    return F.pad(x.float() / 127.5 - 1, (pad,) * 4, value=-1.)
+__all__ = ['DDPMSchedule', 'noisify', 'DDPMCB', 'ddim_timesteps', 'ddpm_method']
 
 # %% ../nbs/07_ddpm.ipynb #72795cf9
 class DDPMSchedule:

@@ -14,11 +14,7 @@ from .core import *
 from .datasets import load_fashion_mnist, dataset_to_tensors, fashion_mnist_folders, read_idx, _FMNIST_FILES, _find_idx
 
 # %% auto #0
-__all__ = ['PIXEL_LIMITS', 'INCEPTION_URL', 'feature_stats', 'SmallSampleWarning', 'sqrtm_psd', 'trace_sqrt_product',
-           'frechet_distance', 'fid_from_feats', 'poly_kernel', 'kernel_mean', 'mmd2_unbiased', 'kid_from_feats',
-           'ImageEval', 'fmnist_images', 'fmnist_eval', 'knn_radii', 'precision_recall', 'pixel_check', 'kendall_tau',
-           't_quantile', 'Paired', 'paired_interval', 'scores_by_arm', 'Comparisons', 'InceptionUnavailableError',
-           'InceptionFeatures', 'inception_features', 'inception_eval']
+__all__ = ['PIXEL_LIMITS', 'INCEPTION_URL', 'feature_stats', 'SmallSampleWarning', 'sqrtm_psd', 'trace_sqrt_product', 'frechet_distance', 'fid_from_feats', 'poly_kernel', 'kernel_mean', 'mmd2_unbiased', 'kid_from_feats', 'ImageEval', 'fmnist_images', 'fmnist_eval', 'knn_radii', 'precision_recall', 'pixel_check', 'kendall_tau', 't_quantile', 'Paired', 'paired_interval', 'scores_by_arm', 'Comparisons', 'InceptionUnavailableError', 'InceptionFeatures', 'inception_features', 'inception_eval', 'score_samples']
 
 # %% ../nbs/06_fid.ipynb #6a720362
 def _as_feats(f, name:str='feats') -> torch.Tensor:
@@ -496,3 +492,12 @@ def inception_features(device=None, download:bool=True, url:str=INCEPTION_URL, t
 def inception_eval(reference_images:torch.Tensor, device=None, batch_size:int=64, download:bool=True, **kwargs) -> ImageEval:
     "An `ImageEval` with Inception-v3 features (see `inception_features`) and `reference_images`; `kwargs` go to `ImageEval` (e.g. size=64, channels=3)."
     return ImageEval(inception_features(device, download), reference_images, batch_size=batch_size, **kwargs)
+
+# %% ../nbs/15_guidance.ipynb #c9b33842
+@torch.inference_mode()
+def score_samples(ev:ImageEval, classifier:nn.Module, xs:torch.Tensor, labels:torch.Tensor) -> dict:
+    "FID of samples `xs` against `ev`'s reference, and `top1`: the share that `classifier.head`, applied to the same features, puts in the class of `labels`."
+    feats = ev.features(xs)
+    head = classifier.head
+    pred = head(feats.to(head.weight.device, head.weight.dtype)).argmax(1).cpu()
+    return dict(fid=ev.fid_feats(feats), top1=(pred == labels.cpu()).double().mean().item())

@@ -4,14 +4,13 @@
 
 # %% ../nbs/15_guidance.ipynb #085b8cfd
 from __future__ import annotations
-import torch, torch.nn as nn
+import torch
 from .core import *
 from .flows import GuidedVelocity
 from .samplers import generate, flow_times, sample_flow_euler
-from .fid import ImageEval
 
 # %% auto #0
-__all__ = ['guided_samples', 'score_samples']
+__all__ = ['guided_samples']
 
 # %% ../nbs/15_guidance.ipynb #92599ed2
 @torch.no_grad()
@@ -23,11 +22,3 @@ def guided_samples(model, labels:torch.Tensor, w:float, n_steps:int, shape, null
     xs = generate(sampler, guided, len(labels), flow_times(n_steps, shift, device=device), shape=shape, extra_args=dict(c=labels.to(device)),
                   batch_size=batch_size, generator=generator, device=device, clamp=True, autocast=autocast)
     return xs, guided.evals / len(labels)
-
-@torch.inference_mode()
-def score_samples(ev:ImageEval, classifier:nn.Module, xs:torch.Tensor, labels:torch.Tensor) -> dict:
-    "FID of samples `xs` against `ev`'s reference, and `top1`: the share that `classifier.head`, applied to the same features, puts in the class of `labels`."
-    feats = ev.features(xs)
-    head = classifier.head
-    pred = head(feats.to(head.weight.device, head.weight.dtype)).argmax(1).cpu()
-    return dict(fid=ev.fid_feats(feats), top1=(pred == labels.cpu()).double().mean().item())

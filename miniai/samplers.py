@@ -92,8 +92,8 @@ def _per_batch(extra_args:dict, i:int, j:int, n:int) -> dict:
 
 @torch.no_grad()
 def generate(sampler, model, n:int, schedule, shape=(1, 32, 32), batch_size:int=256, generator:torch.Generator|None=None, device=None,
-             extra_args:dict|None=None, autocast:bool=False, clamp:bool=False, **sampler_kwargs) -> torch.Tensor:
-    "`n` samples of `shape` by `sampler(model, x, schedule, extra_args=..., generator=generator, **sampler_kwargs)` in batches, from N(0, I) noise drawn with `generator` and scaled as the sampler starts (`init_noise`); float32 on the CPU, clamped to [-1, 1] if `clamp`."
+             extra_args:dict|None=None, autocast:bool|torch.dtype=False, clamp:bool=False, **sampler_kwargs) -> torch.Tensor:
+    "`n` samples of `shape` by `sampler(model, x, schedule, extra_args=..., generator=generator, **sampler_kwargs)` in batches, from N(0, I) noise drawn with `generator` and scaled as the sampler starts (`init_noise`); float32 on the CPU, clamped to [-1, 1] if `clamp`. `autocast`: the network's dtype (lesson 04's `precision_for(device).dtype`; True means bf16, False or float32 none)."
     if not (isinstance(n, int) and n >= 1 and isinstance(batch_size, int) and batch_size >= 1):
         raise ValueError(f"n and batch_size must be positive whole numbers, got n={n!r}, batch_size={batch_size!r}")
     scale = init_noise(sampler, model, schedule)
@@ -101,6 +101,7 @@ def generate(sampler, model, n:int, schedule, shape=(1, 32, 32), batch_size:int=
         p = next(model.parameters(), None) if isinstance(model, nn.Module) else None
         device = p.device if p is not None else def_device
     device, extra_args = torch.device(device), extra_args or {}
+    dtype = autocast if isinstance(autocast, torch.dtype) else torch.bfloat16 if autocast else torch.float32
     was_training = getattr(model, 'training', False)
     if isinstance(model, nn.Module): model.eval()
     try:
@@ -108,7 +109,7 @@ def generate(sampler, model, n:int, schedule, shape=(1, 32, 32), batch_size:int=
         for i in progress(range(0, n, batch_size), desc=f'sampling {n:,} images', leave=False):
             j = min(i + batch_size, n)
             x = scale * random_tensor((j - i, *shape), generator, device, torch.randn)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
                 out.append(sampler(model, x, schedule, extra_args=_per_batch(extra_args, i, j, n), generator=generator, **sampler_kwargs).float().cpu())
         x = torch.cat(out)
         return x.clamp(-1, 1) if clamp else x
