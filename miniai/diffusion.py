@@ -41,7 +41,7 @@ class GaussianMixture:
 
     def sample(self, n:int, generator=None, return_labels:bool=False):
         "`n` samples of shape (n, dim), and their component labels if `return_labels`."
-        labels = torch.multinomial(self.weights, n, replacement=True, generator=generator)
+        labels = torch.multinomial(self.weights, n, replacement=True, generator=check_generator(generator))
         x = self.means[labels] + self.stds[labels, None] * torch.randn(n, self.dim, generator=generator, dtype=self.means.dtype)
         return (x, labels) if return_labels else x
 
@@ -67,9 +67,7 @@ class GaussianMixture:
         log_p, var = self._component_log_probs(x, sigma)
         if c is None: resp = log_p.softmax(-1)                                # which component: (N, K)
         else:
-            c = torch.as_tensor(c, device=x.device)
-            if c.shape != (len(x),) or c.dtype.is_floating_point or ((c < 0) | (c >= self.n_components)).any():
-                raise ValueError(f"c must hold one component label in 0..{self.n_components - 1} per point, shape ({len(x)},); got {c.dtype} of shape {tuple(c.shape)}")
+            c = check_labels(torch.as_tensor(c, device=x.device), self.n_components, 'c (component labels)', n=len(x))
             resp = F.one_hot(c, self.n_components).to(x)                    # the label says which component
         mu = self.means.to(x)
         within = mu + (self.stds.to(x)**2 / var)[..., None] * (x[:, None] - mu)   # where within each: (N, K, dim)
@@ -90,8 +88,20 @@ class NoisingCB(Callback):
     def __init__(self, generator:torch.Generator|None=None, valid_seed:int|None=0, label_arg:str|None=None, p_uncond:float=0., null_label:int|None=None):
         if p_uncond and null_label is None: raise ValueError("p_uncond > 0 needs null_label, the label that means 'no class' (a UNet with n_classes=K uses K)")
         if p_uncond and label_arg is None: raise ValueError("p_uncond > 0 drops labels, so label_arg must name the model's label argument (e.g. 'c')")
-        self.generator, self.valid_seed = generator, valid_seed
+        self.generator, self.valid_seed = check_generator(generator), valid_seed
         self.label_arg, self.p_uncond, self.null_label = label_arg, p_uncond, null_label
+    def state_dict(self):
+        "The generator's state, so that a run resumed from a checkpoint draws the noise the uninterrupted run would have (lesson 04a)."
+        return None if self.generator is None else {'generator': self.generator.get_state()}
+    def load_state_dict(self, state, learn):
+        name = type(self).__name__
+        if state is None and self.generator is not None:
+            raise ValueError(f"this {name} has a generator, but the run that wrote the checkpoint had none (its noise came from the global generator): "
+                             f"build the {name} without generator= to resume that run exactly")
+        if state is not None and self.generator is None:
+            raise ValueError(f"the checkpoint holds the state of {name}'s generator, but this {name} has none: "
+                             f"pass it generator=torch.Generator() (the state is then restored) to resume that run exactly")
+        if state is not None: self.generator.set_state(state['generator'])
     def before_epoch(self, learn): self.valid_gen = None
     def batch_generator(self, learn, x0:torch.Tensor) -> torch.Generator|None:
         "The generator for this batch: the same noise for the validation set at every epoch (unless `valid_seed` is None), so that validation losses compare."
@@ -156,32 +166,60 @@ def _per_batch(extra_args:dict, i:int, j:int, n:int) -> dict:
     "`extra_args` for items i:j: tensors with one value per item (length `n`) are sliced, anything else is passed as it is."
     return {k: v[i:j] if isinstance(v, torch.Tensor) and v.ndim > 0 and len(v) == n else v for k, v in extra_args.items()}
 
+def _networks(model, depth:int=3) -> list[nn.Module]:
+    "The networks `model` is or holds: itself if an `nn.Module`, else modules among its attributes, a partial's arguments or a function's closure, `depth` levels deep."
+    if isinstance(model, nn.Module): return [model]
+    if depth == 0 or model is None or isinstance(model, (int, float, str, type, torch.Tensor)): return []
+    inner = list(vars(model).values()) if hasattr(model, '__dict__') and not inspect.ismodule(model) else []
+    if isinstance(model, partial): inner += [model.func, *model.args, *model.keywords.values()]
+    inner += [c.cell_contents for c in (getattr(model, '__closure__', None) or ()) if c.cell_contents is not model]
+    return [m for o in inner for m in _networks(o, depth - 1)]
+
+class _GlobalRNGWatch:
+    "Whether the global generators (CPU, and the current CUDA device's if CUDA is in use) were drawn from inside the block."
+    def _state(self):
+        return [torch.get_rng_state()] + ([torch.cuda.get_rng_state()] if torch.cuda.is_available() and torch.cuda.is_initialized() else [])
+    def __enter__(self): self.before = self._state(); return self
+    def __exit__(self, *exc): self.drawn = any(not torch.equal(a, b) for a, b in zip(self.before, self._state()))
+
 @torch.no_grad()
 def generate(sampler, model, n:int, shape=(1, 32, 32), batch_size:int=256, generator:torch.Generator|None=None, device=None,
              init_scale:float=1., extra_args:dict|None=None, autocast:bool=False, clamp:bool=False, **sampler_kwargs) -> torch.Tensor:
-    "`n` samples of `shape` by `sampler(model, x, extra_args=..., generator=generator, **sampler_kwargs)` in batches, from `init_scale` x N(0, I) noise drawn with `generator`; float32 on the CPU, clamped to [-1, 1] if `clamp`."
+    "`n` samples of `shape` by `sampler(model, x, extra_args=..., generator=..., **sampler_kwargs)` in batches, from `init_scale` x N(0, I) noise; with `generator`, each item has its own generator seeded from it, so the samples do not depend on `batch_size`. Float32 on the CPU, clamped to [-1, 1] if `clamp`."
+    if not (isinstance(n, int) and n >= 1): raise ValueError(f"n must be a whole number of samples, at least 1, got {n!r}")
+    if not (isinstance(batch_size, int) and batch_size >= 1): raise ValueError(f"batch_size must be a whole number, at least 1, got {batch_size!r}")
+    check_generator(generator)
+    nets = _networks(model)
     if device is None:
-        p = next(model.parameters(), None) if isinstance(model, nn.Module) else None
+        p = next((p for m in nets for p in m.parameters()), None)
         device = p.device if p is not None else def_device
     device = torch.device(device)
     takes = inspect.signature(sampler).parameters
-    if 'generator' in takes: sampler_kwargs['generator'] = generator
+    passes_generator = 'generator' in takes or any(p.kind == p.VAR_KEYWORD for p in takes.values())
     extra_args = extra_args or {}
-    if extra_args and 'extra_args' not in takes: raise TypeError(f"{getattr(sampler, '__name__', sampler)} takes no extra_args, so it cannot pass {list(extra_args)} to the model")
-    was_training = getattr(model, 'training', False)
-    if isinstance(model, nn.Module): model.eval()
+    if extra_args and 'extra_args' not in takes and not any(p.kind == p.VAR_KEYWORD for p in takes.values()):
+        raise TypeError(f"{getattr(sampler, '__name__', sampler)} takes no extra_args, so it cannot pass {list(extra_args)} to the model")
+    item_gens = ItemGenerators.from_generator(n, generator) if generator is not None else None
+    was_training = [m.training for m in nets]
+    for m in nets: m.eval()   # dropout off, whether the model is a network or holds one (a denoiser around a UNet)
     try:
         out = []
         for i in progress(range(0, n, batch_size), desc=f'sampling {n:,} images', leave=False):
             j = min(i + batch_size, n)
-            x = init_scale * random_tensor((j - i, *shape), generator, device, torch.randn)
+            gens = item_gens[i:j] if item_gens is not None else None
+            x = init_scale * random_tensor((j - i, *shape), gens, device, torch.randn)
             kw = dict(extra_args=_per_batch(extra_args, i, j, n)) if extra_args else {}
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            if passes_generator: kw['generator'] = gens
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast), _GlobalRNGWatch() as watch:
                 out.append(sampler(model, x, **kw, **sampler_kwargs).float().cpu())
+            if generator is not None and watch.drawn:
+                raise RuntimeError(f"{getattr(sampler, '__name__', sampler)} drew random numbers from the global generator although generator= was given, "
+                                   "so the seed does not fix these samples: the sampler does not pass the generator on (a lambda or wrapper without a "
+                                   "`generator` parameter?). Give it one and pass it through: lambda model, x, generator=None, **kw: f(model, x, generator=generator, **kw)")
         x = torch.cat(out)
         return x.clamp(-1, 1) if clamp else x
     finally:
-        if was_training: model.train()
+        for m, t in zip(nets, was_training): m.train(t)
 
 # %% ../nbs/13_consistency.ipynb #788719fd
 def per_item(value, x:torch.Tensor, name:str='t') -> torch.Tensor:
