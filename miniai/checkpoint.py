@@ -263,6 +263,12 @@ def read_checkpoint(path) -> dict:
 def load_checkpoint(learn, path, restore_rng:bool=True) -> dict:
     "Load the checkpoint at `path` into `learn`: weights, optimiser, callback states, epochs done and (by default) RNG states. Returns it."
     ckpt, model = read_checkpoint(path), _unwrap(learn.model)
+    shapes = lambda sd: {k: tuple(v.shape) for k, v in sd.items()}
+    if shapes(ckpt['state_dict']) != shapes(model.state_dict()):
+        try: model.load_state_dict(ckpt['state_dict'])   # fails, with PyTorch's account of what differs
+        except RuntimeError as e:
+            raise RuntimeError(f"the checkpoint at {path} does not fit this model; it was saved from {ckpt['spec']}. "
+                               f"Build that model (load_model does it). PyTorch says: {e}") from None
     opt = learn.make_opt()
     if ckpt['opt'] is not None:   # before anything is changed: the optimiser must be the one that wrote the state
         saved, mine = ckpt.get('opt_type'), _name(type(opt))
@@ -272,10 +278,7 @@ def load_checkpoint(learn, path, restore_rng:bool=True) -> dict:
         if saved is not None and saved != mine:
             raise TypeError(f"{path} holds the state of {saved}, but this learner's optimiser is {mine}: build the learner with the optimiser "
                             "the run was trained with (its opt_func), or load only the weights with load_model")
-    try: model.load_state_dict(ckpt['state_dict'])
-    except RuntimeError as e:
-        raise RuntimeError(f"the checkpoint at {path} does not fit this model; it was saved from {ckpt['spec']}. "
-                           f"Build that model (load_model does it). PyTorch says: {e}") from None
+    model.load_state_dict(ckpt['state_dict'])
     states = ckpt['callbacks']
     for cb in learn.cbs:
         key = _cb_key(learn.cbs, cb)

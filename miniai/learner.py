@@ -186,7 +186,7 @@ def check_labels(labels, n_classes:int, name:str='labels', n:int|None=None, null
     "`labels` checked as class indices: an int64 (or int32) tensor of shape (`n`,) with values in 0..`n_classes`-1, or `n_classes` itself where `null_label` says the model has that 'no class' label. Values are read only from CPU tensors (elsewhere it would cost a host sync) and not while compiling."
     if not isinstance(labels, torch.Tensor): raise TypeError(f"{name} must be a tensor of class indices, got {type(labels).__name__}")
     if labels.dtype not in (torch.int64, torch.int32):
-        raise TypeError(f"{name} must be class indices as int64 (or int32), got {labels.dtype}: convert them with {name}.long()")
+        raise TypeError(f"{name} must be int64 class indices (int32 will do), got {labels.dtype}: convert them with .long()")
     want = (len(labels) if labels.ndim else 1,) if n is None else (n,)
     if labels.shape != want: raise ValueError(f"{name} must have shape ({want[0]},), one class index per item, got shape {tuple(labels.shape)}")
     if labels.device.type == 'cpu' and len(labels) and not torch.compiler.is_compiling():
