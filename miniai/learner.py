@@ -241,7 +241,7 @@ class TrainCB(Callback):
         step, value = int(self.first_bad), float(self.first_loss)
         bad_weights = [n for n, p in learn.model.named_parameters() if not torch.isfinite(p).all()]
         state = (f"The model in memory now has NaN or infinite weights (first in {bad_weights[0]}): do not save or use it." if bad_weights else
-                 "The model in memory still has finite weights (the bad step was stopped before the optimiser took it).")
+                 "The model in memory still has finite weights.")
         notes = [note for cb in learn.cbs if (note := getattr(cb, 'nonfinite_note', lambda learn: None)(learn))]
         raise NonFiniteLossError(f"the loss became {value} at epoch {learn.epoch}, step {step} of {learn.n_iter}: training stopped. {state} "
                                  + ''.join(n + ' ' for n in notes) + "Lower the learning rate, or look at the data and model for that step.")
