@@ -185,10 +185,10 @@ def check_loss(loss):
 def check_labels(labels, n_classes:int, name:str='labels', n:int|None=None, null_label:bool=False) -> torch.Tensor:
     "`labels` checked as class indices: an int64 (or int32) tensor of shape (`n`,) with values in 0..`n_classes`-1, or `n_classes` itself where `null_label` says the model has that 'no class' label. Values are read only from CPU tensors (elsewhere it would cost a host sync) and not while compiling."
     if not isinstance(labels, torch.Tensor): raise TypeError(f"{name} must be a tensor of class indices, got {type(labels).__name__}")
-    if labels.dtype not in (torch.int64, torch.int32):
-        raise TypeError(f"{name} must be int64 class indices (int32 will do), got {labels.dtype}: convert them with .long()")
     want = (len(labels) if labels.ndim else 1,) if n is None else (n,)
-    if labels.shape != want: raise ValueError(f"{name} must have shape ({want[0]},), one class index per item, got shape {tuple(labels.shape)}")
+    expected = f"{name} must be an integer tensor of shape ({want[0]},), one class index per item (int64; int32 will do)"
+    if labels.dtype not in (torch.int64, torch.int32): raise TypeError(f"{expected}, got {labels.dtype}: convert them with .long()")
+    if labels.shape != want: raise ValueError(f"{expected}, got shape {tuple(labels.shape)}")
     if labels.device.type == 'cpu' and len(labels) and not torch.compiler.is_compiling():
         lo, hi = int(labels.min()), int(labels.max())
         if lo < 0 or hi > n_classes - (not null_label):
@@ -243,7 +243,7 @@ class TrainCB(Callback):
         state = (f"The model in memory now has NaN or infinite weights (first in {bad_weights[0]}): do not save or use it." if bad_weights else
                  "The model in memory still has finite weights.")
         notes = [note for cb in learn.cbs if (note := getattr(cb, 'nonfinite_note', lambda learn: None)(learn))]
-        raise NonFiniteLossError(f"the loss became {value} at epoch {learn.epoch}, step {step} of {learn.n_iter}: training stopped. {state} "
+        raise NonFiniteLossError(f"the loss became {'NaN' if math.isnan(value) else value} at epoch {learn.epoch}, step {step} of {learn.n_iter}: training stopped. {state} "
                                  + ''.join(n + ' ' for n in notes) + "Lower the learning rate, or look at the data and model for that step.")
     def after_epoch(self, learn):
         if learn.training: self.check(learn)

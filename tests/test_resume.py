@@ -117,7 +117,7 @@ def _blow_up_at(step:int, value:float):
         return out + value if calls[0] - 1 == step else out
     return loss
 
-@pytest.mark.parametrize('value, word', [(float('nan'), 'nan'), (float('inf'), 'inf')])
+@pytest.mark.parametrize('value, word', [(float('nan'), 'NaN'), (float('inf'), 'inf')])
 def test_nonfinite_loss_stops_at_once_and_says_what_was_kept(value, word, tmp_path):
     "A loss that becomes NaN or inf at step 3 of an epoch stops training there (no step on bad weights, on the CPU), reported as what it was, with the last good checkpoint named."
     steps = Steps()

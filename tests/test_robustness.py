@@ -84,7 +84,7 @@ def test_unet_labels_out_of_range_name_the_range(unet):
     with pytest.raises(ValueError, match=r"0\.\.9, or 10 for 'no class', got values from 0 to 11"): unet(x, 0.5, c=torch.tensor([0, 1, 11]))
     with pytest.raises(ValueError, match='got values from -1 to 1'): unet(x, 0.5, c=torch.tensor([0, 1, -1]))
     unet(x, 0.5, c=torch.tensor([0, 9, 10]))   # 10 is the UNet's "no class" label
-    with pytest.raises(TypeError, match=r"int64 class indices.*uint8.*\.long\(\)"): unet(x, 0.5, c=torch.tensor([0, 1, 2], dtype=torch.uint8))
+    with pytest.raises(TypeError, match=r"integer tensor of shape \(3,\).*uint8.*\.long\(\)"): unet(x, 0.5, c=torch.tensor([0, 1, 2], dtype=torch.uint8))
 
 def test_unet_float64_images_and_missing_t(unet):
     with pytest.raises(TypeError, match=r'torch\.float32, got torch\.float64.*x\.to\(torch\.float32\)'): unet(torch.randn(2, 1, 8, 8, dtype=torch.float64), 0.5)
