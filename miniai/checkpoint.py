@@ -4,14 +4,15 @@
 
 # %% ../nbs/04a_checkpoint.ipynb #ebe278d4
 from __future__ import annotations
-import os, random, importlib, tempfile
+import os, sys, random, importlib, tempfile, hashlib, warnings
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn
 from .learner import Callback
 
 # %% auto #0
-__all__ = ['DEFAULT_FACTORY_PREFIXES', 'MODEL_KEYS', 'spec_of', 'model_spec', 'build_model', 'spec_model', 'Normalised',
-           'save_model', 'load_model', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'CheckpointCB']
+__all__ = ['MODEL_FACTORIES', 'MODEL_KEYS', 'spec_of', 'model_spec', 'register_model', 'build_model', 'spec_model', 'Normalised',
+           'weights_checksum', 'save_model', 'load_model', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint',
+           'CheckpointCB']
 
 # %% ../nbs/04a_checkpoint.ipynb #e855bf03
 _PLAIN = (type(None), bool, int, float, str)
@@ -48,7 +49,7 @@ def spec_of(model:nn.Module) -> dict:
 
 def model_spec(factory, **kwargs) -> dict:
     "How to build a model: the importable name of `factory` (a function or class) and its keyword arguments; a model among them is recorded as its own spec."
-    name = f"{factory.__module__}.{factory.__qualname__}"
+    name = _name(factory)
     if '<' in name or factory.__module__ == '__main__':
         raise ValueError(f"{name} cannot be imported by name: define the model's factory in a module (e.g. miniai.learner.simple_cnn). "
                          "A class a notebook exports is importable from its module (from miniai.resnet import ResNet), or can name that module in its `spec`")
@@ -63,23 +64,53 @@ def _remember(model:nn.Module, spec:dict) -> nn.Module:
     if not hasattr(model, 'spec'): model.spec = spec
     return model
 
-DEFAULT_FACTORY_PREFIXES = ('miniai.', 'torch.nn.', 'torchvision.models.')
+MODEL_FACTORIES = {   # what a file may ask to build: model classes, and functions that do nothing but build a model
+    'miniai.learner.simple_cnn', 'miniai.accel.demo_model', 'miniai.checkpoint.Normalised', 'miniai.resnet.ResNet',
+    'miniai.tiny_imagenet.RGBResNet', 'miniai.unet.UNet', 'miniai.karras.KarrasDenoiser', 'miniai.flows.FlowVelocity',
+    'miniai.consistency.TrigFlow'}
 
-def _import(name:str, allowed_prefixes):
-    "The object that the importable `name` refers to, if it starts with one of `allowed_prefixes`."
-    if not name.startswith(tuple(allowed_prefixes)):
-        raise ValueError(f"refusing to import {name!r}: factories must start with one of {tuple(allowed_prefixes)} (pass allowed_prefixes to allow more)")
+def _name(factory) -> str: return f"{factory.__module__}.{factory.__qualname__}"
+
+def register_model(factory):
+    "Decorator: let model files name `factory` (a model class, or a function that only builds a model) in their spec. Returns `factory`."
+    MODEL_FACTORIES.add(_name(factory))
+    return factory
+
+def _torch_module_class(name:str):
+    "The `torch.nn` layer class `name` names (from modules already imported), or None."
+    mod, _, qual = name.rpartition('.')
+    if not name.startswith('torch.nn.') or mod not in sys.modules: return None
+    obj = sys.modules[mod]
+    for part in qual.split('.'): obj = getattr(obj, part, None)
+    return obj if isinstance(obj, type) and issubclass(obj, nn.Module) else None
+
+def _check_factory(name:str):
+    "Refuse, before anything is imported or run, a factory that is neither registered (`MODEL_FACTORIES`) nor a `torch.nn` layer class."
+    if name in MODEL_FACTORIES or _torch_module_class(name) is not None: return
+    raise ValueError(f"refusing to import {name!r}: a model file may only name a registered model factory (miniai's models, or a torch.nn layer class), "
+                     "since loading calls it. If it is your model, decorate its class or function with @register_model before saving or loading")
+
+def _check_spec(spec:dict, top:bool=True):
+    "Check every factory a spec names (but its own, if not `top`), nested ones too, before any is called."
+    if not _is_spec(spec): raise ValueError(f"a model spec is a dict with the keys 'factory' and 'kwargs' (model_spec makes one), got {spec!r}")
+    if top: _check_factory(spec['factory'])
+    for v in spec['kwargs'].values():
+        if _is_spec(v): _check_spec(v)
+
+def _import(name:str):
+    "The factory a checked name refers to."
+    found = _torch_module_class(name)
+    if found is not None: return found
     mod, _, qual = name.rpartition('.')
     obj = importlib.import_module(mod)
     for part in qual.split('.'): obj = getattr(obj, part)
     return obj
 
-def build_model(spec:dict, allowed_prefixes=DEFAULT_FACTORY_PREFIXES, factory=None) -> nn.Module:
-    "Build a model from a `model_spec` record, building first any keyword argument that is itself a spec; only factories whose names start with `allowed_prefixes` are imported. A `factory` given here is called instead of the one the spec names."
-    if not _is_spec(spec): raise ValueError(f"a model spec is a dict with the keys 'factory' and 'kwargs' (model_spec makes one), got {spec!r}")
-    factory = factory or _import(spec['factory'], allowed_prefixes)
-    kwargs = {k: build_model(v, allowed_prefixes) if _is_spec(v) else v for k, v in spec['kwargs'].items()}
-    return _remember(factory(**kwargs), spec)
+def build_model(spec:dict, factory=None) -> nn.Module:
+    "Build a model from a `model_spec` record, building first any keyword argument that is itself a spec; every factory named must be registered (`register_model`) or a torch.nn layer class, checked before any is called. A `factory` given here is called instead of the one the spec names."
+    _check_spec(spec, top=factory is None)
+    kwargs = {k: build_model(v) if _is_spec(v) else v for k, v in spec['kwargs'].items()}
+    return _remember((factory or _import(spec['factory']))(**kwargs), spec)
 
 def spec_model(factory, **kwargs) -> nn.Module:
     "`factory(**kwargs)` with its `model_spec` attached as `model.spec`, so that it can be saved and rebuilt."
@@ -119,6 +150,16 @@ def _finite_weights(model:nn.Module, path:Path, what:str='model') -> dict:
 
 MODEL_KEYS = ('spec', 'state_dict', 'ema_state_dict', 'meta')
 
+def weights_checksum(*state_dicts) -> str:
+    "SHA-256 of the names, dtypes, shapes and bytes of every tensor in `state_dicts` (None skipped): saved with the weights, checked when they are read."
+    h = hashlib.sha256()
+    for sd in state_dicts:
+        for k, v in (sd or {}).items():
+            v = v.detach().cpu().contiguous()
+            h.update(f"{k}|{v.dtype}|{tuple(v.shape)}|".encode())
+            h.update(v.reshape(-1).view(torch.uint8).numpy())
+    return h.hexdigest()
+
 def _model_record(model:nn.Module, path:Path, spec:dict|None=None, ema:nn.Module|None=None, meta:dict|None=None) -> dict:
     "The entries every file has (`MODEL_KEYS`), checked: a plain spec and meta, finite weights, an EMA that matches the model."
     spec, meta = spec_of(model) if spec is None else spec, dict(meta or {})
@@ -127,7 +168,8 @@ def _model_record(model:nn.Module, path:Path, spec:dict|None=None, ema:nn.Module
     ema_sd = None if ema is None else _finite_weights(_unwrap(ema), path, 'EMA model')
     if ema_sd is not None and {k: v.shape for k, v in ema_sd.items()} != {k: v.shape for k, v in sd.items()}:
         raise ValueError("the EMA model's weights do not match the model's (names or shapes differ): pass a copy of the same model as `ema`, e.g. EMACB's ema_model")
-    return {'spec': spec, 'state_dict': sd, 'ema_state_dict': ema_sd, 'meta': meta}
+    _check_spec(spec)   # a file that could not be loaded is refused now, not when it is needed
+    return {'spec': spec, 'state_dict': sd, 'ema_state_dict': ema_sd, 'meta': meta, 'checksum': weights_checksum(sd, ema_sd)}
 
 def save_model(model:nn.Module, path, expect:type|None=None, ema:nn.Module|None=None, **meta) -> Path:
     "Save how to build `model`, its weights, the weights of `ema` (a copy with averaged weights) and `meta` (plain values) to `path`, atomically; NaN or infinite weights are refused and the file there is kept. With `expect`, the model must be of that class."
@@ -146,15 +188,22 @@ def _read(path:Path, what:str, hint:str='') -> dict:
         found = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
         raise ValueError(f"{path} is not a miniai model file: expected the keys {', '.join(MODEL_KEYS)}, with a spec of 'factory' and 'kwargs', "
                          f"found {found}. If an older miniai wrote it, make it again with the lesson that made it")
+    if 'checksum' not in ckpt:
+        warnings.warn(f"{path} has no checksum of its weights (an older miniai wrote it), so damage to them cannot be detected: "
+                      "save it again (save_model, or the lesson that made it) to add one")
+    elif weights_checksum(ckpt['state_dict'], ckpt['ema_state_dict']) != ckpt['checksum']:
+        raise ValueError(f"{path} is damaged: its weights no longer match the checksum saved with them (a flipped bit, a bad copy?). "
+                         "Make the file again with the lesson that made it, or copy it again from where it came from")
+    _check_spec(ckpt['spec'])   # nothing a file names is imported or called unless it is a registered model factory
     return ckpt
 
-def load_model(path, expect:type|None=None, device='cpu', ema:bool=False, hint:str='', allowed_prefixes=DEFAULT_FACTORY_PREFIXES) -> nn.Module:
+def load_model(path, expect:type|None=None, device='cpu', ema:bool=False, hint:str='') -> nn.Module:
     "The model saved at `path` by `save_model` (or `save_checkpoint`), built from its spec, with its weights (the EMA's with `ema`), in eval mode on `device`, with `model.meta`; `hint` says how to make a missing file."
     path = Path(path)
     ckpt = _read(path, f"{expect.__name__} weights" if expect is not None else 'model file', hint)
     spec = ckpt['spec']
     named = expect is not None and spec['factory'].rpartition('.')[2] == expect.__name__
-    model = build_model(spec, allowed_prefixes, factory=expect if named else None)   # the caller's class, when the spec names it
+    model = build_model(spec, factory=expect if named else None)   # the caller's class, when the spec names it
     if expect is not None and not isinstance(model, expect):
         raise TypeError(f"{path} holds a {type(model).__name__} (built by {spec['factory']}), not the {expect.__name__} expected")
     sd = ckpt['ema_state_dict' if ema else 'state_dict']
@@ -197,6 +246,7 @@ def save_checkpoint(learn, path, spec:dict|None=None, epochs_done:int|None=None,
     path = Path(path)
     ckpt = {**_model_record(_unwrap(learn.model), path, spec=spec, meta=meta),
             'opt': learn.opt.state_dict() if learn.opt is not None else None,
+            'opt_type': _name(type(learn.opt)) if learn.opt is not None else None,
             'callbacks': {_cb_key(learn.cbs, cb): cb.state_dict() for cb in learn.cbs if hasattr(cb, 'state_dict')},
             'epochs_done': learn.epochs_done if epochs_done is None else epochs_done,
             'rng': _rng_states(learn), 'torch_version': str(torch.__version__)}
@@ -213,11 +263,22 @@ def read_checkpoint(path) -> dict:
 def load_checkpoint(learn, path, restore_rng:bool=True) -> dict:
     "Load the checkpoint at `path` into `learn`: weights, optimiser, callback states, epochs done and (by default) RNG states. Returns it."
     ckpt, model = read_checkpoint(path), _unwrap(learn.model)
-    try: model.load_state_dict(ckpt['state_dict'])
-    except RuntimeError as e:
-        raise RuntimeError(f"the checkpoint at {path} does not fit this model; it was saved from {ckpt['spec']}. "
-                           f"Build that model (load_model does it). PyTorch says: {e}") from None
-    learn.make_opt()
+    shapes = lambda sd: {k: tuple(v.shape) for k, v in sd.items()}
+    if shapes(ckpt['state_dict']) != shapes(model.state_dict()):
+        try: model.load_state_dict(ckpt['state_dict'])   # fails, with PyTorch's account of what differs
+        except RuntimeError as e:
+            raise RuntimeError(f"the checkpoint at {path} does not fit this model; it was saved from {ckpt['spec']}. "
+                               f"Build that model (load_model does it). PyTorch says: {e}") from None
+    opt = learn.make_opt()
+    if ckpt['opt'] is not None:   # before anything is changed: the optimiser must be the one that wrote the state
+        saved, mine = ckpt.get('opt_type'), _name(type(opt))
+        if saved is None:         # an older file: compare the settings each parameter group holds
+            keys = lambda groups: sorted(set(groups[0]) - {'params'}) if groups else []
+            if keys(ckpt['opt']['param_groups']) != keys(opt.param_groups): saved = f"an optimiser with the settings {keys(ckpt['opt']['param_groups'])}"
+        if saved is not None and saved != mine:
+            raise TypeError(f"{path} holds the state of {saved}, but this learner's optimiser is {mine}: build the learner with the optimiser "
+                            "the run was trained with (its opt_func), or load only the weights with load_model")
+    model.load_state_dict(ckpt['state_dict'])
     states = ckpt['callbacks']
     for cb in learn.cbs:
         key = _cb_key(learn.cbs, cb)
@@ -227,14 +288,32 @@ def load_checkpoint(learn, path, restore_rng:bool=True) -> dict:
     if restore_rng: _set_rng_states(ckpt['rng'], learn)
     return ckpt
 
+def _check_writable(path:Path):
+    "Make `path`'s folder and write a scratch file there, so that a folder that cannot take a checkpoint fails before training."
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + '.', suffix='.tmp', dir=path.parent)
+        os.close(fd); os.remove(tmp)
+    except OSError as e:
+        raise PermissionError(f"cannot write checkpoints to {path.parent} ({type(e).__name__}: {e}): give CheckpointCB a path in a folder you can write to") from e
+
 class CheckpointCB(Callback):
-    "Save a checkpoint to `path` after every `every` training epochs, once the epoch's NaN check has passed; `meta` goes into each."
+    "Save a checkpoint to `path` after every `every` training epochs, at the end of the epoch (after its validation, if any), once the NaN check has passed; `meta` goes into each."
     order = 50   # after TrainCB, whose end-of-epoch check raises on a NaN loss before we get here
     def __init__(self, path, every:int=1, spec:dict|None=None, **meta):
         if every < 1: raise ValueError(f"every must be at least 1 (epochs between checkpoints), got {every}")
-        self.path, self.every, self.spec, self.meta = Path(path), every, spec, meta
-    def before_fit(self, learn):
-        if self.spec is None: spec_of(learn.model)   # a model that cannot be rebuilt fails now, not after an epoch of training
+        self.path, self.every, self.spec, self.meta, self.saved = Path(path), every, spec, meta, None
+    def before_fit(self, learn):   # what would fail after an epoch of training fails now
+        _check_spec(self.spec if self.spec is not None else spec_of(learn.model))
+        _check_writable(self.path)
     def after_epoch(self, learn):
+        train, valid = learn.phases
+        if not train or learn.training == valid: return   # a training epoch is saved after its validation: the RNG states are then where the next epoch starts
         done = learn.epoch + 1
-        if learn.training and done % self.every == 0: save_checkpoint(learn, self.path, self.spec, epochs_done=done, **self.meta)
+        if done % self.every == 0:
+            save_checkpoint(learn, self.path, self.spec, epochs_done=done, **self.meta)
+            self.saved = done
+    def nonfinite_note(self, learn) -> str:
+        "What `TrainCB` adds to its message when the loss stops being finite."
+        if self.saved is None: return f"CheckpointCB has written no checkpoint yet; a file already at {self.path}, if any, is kept."
+        return f"The last good checkpoint, {self.path} (after epoch {self.saved}), is kept: resume from it with load_checkpoint."

@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt
 
 # %% auto #0
 __all__ = ['MODES', 'def_device', 'run_mode', 'by_mode', 'env_var', 'default_device', 'to_device', 'to_cpu', 'set_seed',
-           'random_tensor', 'project_root', 'data_dir', 'shared_dir', 'throughput', 'progress_quiet', 'progress',
-           'show_image', 'subplots', 'show_images']
+           'check_generator', 'ItemGenerators', 'random_tensor', 'project_root', 'data_dir', 'shared_dir', 'throughput',
+           'progress_quiet', 'progress', 'show_image', 'subplots', 'show_images']
 
 # %% ../nbs/00_core.ipynb #35dd5cc0
 MODES = ('quick', 'cpu', 'gpu')
@@ -84,9 +84,36 @@ def set_seed(seed:int=42, deterministic:bool=False):
         torch.use_deterministic_algorithms(True, warn_only=True)
 
 # %% ../nbs/00_core.ipynb #7c867546
-def random_tensor(shape, generator:torch.Generator|None=None, device=None, kind=torch.rand, dtype=torch.float32) -> torch.Tensor:
-    "Random numbers from `kind` (`torch.rand`, `torch.randn`) drawn with `generator` on the generator's own device, then moved to `device`."
-    gen_device = generator.device if generator is not None else device
+def check_generator(generator, name:str='generator') -> torch.Generator|None:
+    "`generator` if it is a `torch.Generator` or None; anything else (a seed, say) raises a `TypeError` that shows how to make one."
+    if generator is None or isinstance(generator, torch.Generator): return generator
+    hint = f": for a seed, pass torch.Generator().manual_seed({generator})" if isinstance(generator, int) else ''
+    raise TypeError(f"{name} must be a torch.Generator or None, got {type(generator).__name__} {generator!r}{hint}")
+
+class ItemGenerators:
+    "One `torch.Generator` per item of a batch: `random_tensor` draws each item's numbers from its own, so that an item's noise does not depend on which other items share its batch."
+    def __init__(self, generators):
+        self.generators = [check_generator(g, 'each of ItemGenerators') for g in generators]
+        if not self.generators: raise ValueError("ItemGenerators needs at least one generator")
+        if len({g.device for g in self.generators}) > 1: raise ValueError("ItemGenerators' generators must all be on one device")
+    @classmethod
+    def from_generator(cls, n:int, generator:torch.Generator|None=None) -> 'ItemGenerators':
+        "`n` generators (on `generator`'s device), seeded by `n` numbers drawn from `generator` (or the global generator)."
+        device = check_generator(generator).device if generator is not None else 'cpu'
+        seeds = torch.randint(0, 2**62, (n,), generator=generator, device=device).tolist()
+        return cls(torch.Generator(device).manual_seed(s) for s in seeds)
+    @property
+    def device(self): return self.generators[0].device
+    def __len__(self): return len(self.generators)
+    def __getitem__(self, i:slice) -> 'ItemGenerators': return ItemGenerators(self.generators[i])
+
+def random_tensor(shape, generator:torch.Generator|ItemGenerators|None=None, device=None, kind=torch.rand, dtype=torch.float32) -> torch.Tensor:
+    "Random numbers from `kind` (`torch.rand`, `torch.randn`) drawn with `generator` on the generator's own device, then moved to `device`; with `ItemGenerators`, row i of the result comes from generator i."
+    if isinstance(generator, ItemGenerators):
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        if not shape or shape[0] != len(generator): raise ValueError(f"{len(generator)} item generators cannot draw numbers of shape {shape}: its first dimension must be {len(generator)}")
+        return torch.stack([kind(shape[1:], generator=g, device=g.device, dtype=dtype) for g in generator.generators]).to(device)
+    gen_device = check_generator(generator).device if generator is not None else device
     return kind(shape, generator=generator, device=gen_device, dtype=dtype).to(device)
 
 # %% ../nbs/00_core.ipynb #c2a6bdcf

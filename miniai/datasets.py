@@ -40,10 +40,15 @@ def _load(hub_id:str, source:str, load_local):
     "The hub's copy of `hub_id` when `source` is 'hub', or 'auto' and the hub is reachable; else `load_local()`. In 'auto', a failed download falls back to the local copy."
     if source not in ('auto', 'hub', 'local'): raise ValueError(f"source must be 'auto', 'hub' or 'local', got {source!r}")
     hub_error = None
+    if source == 'hub' and hub_forced_offline():
+        raise ConnectionError(f"source='hub' asks to download '{hub_id}', but HF_HUB_OFFLINE or HF_DATASETS_OFFLINE is set: "
+                              "unset them to download, or use source='local' (or 'auto') to read a local copy")
     if source == 'hub' or (source == 'auto' and hub_reachable()):
         try: return load_dataset(hub_id)
         except Exception as e:
-            if source == 'hub': raise
+            if source == 'hub':
+                raise ConnectionError(f"downloading '{hub_id}' from the Hugging Face hub failed ({type(e).__name__}: {e}): "
+                                      "check the connection, or use source='local' (or 'auto') to read a local copy") from e
             hub_error = e
             warnings.warn(f"downloading '{hub_id}' from the hub failed ({type(e).__name__}: {e}); using a local copy instead")
     try: return load_local()
@@ -78,9 +83,13 @@ def _find_idx(folder:Path, stem:str) -> Path|None:
     return None
 
 def fashion_mnist_folders() -> list[Path]:
-    "The local folders searched for Fashion-MNIST's IDX files, in order."
-    folders = [Path(os.environ['MINIAI_FASHION_MNIST'])] if os.environ.get('MINIAI_FASHION_MNIST') else []
-    return folders + [data_dir('fashion-mnist', create=False), Path('/usr/share/datasets/fashion-mnist')]
+    "The local folders searched for Fashion-MNIST's IDX files, in order: only the one `MINIAI_FASHION_MNIST` names, if it is set."
+    if os.environ.get('MINIAI_FASHION_MNIST'): return [Path(os.environ['MINIAI_FASHION_MNIST'])]
+    return [data_dir('fashion-mnist', create=False), Path('/usr/share/datasets/fashion-mnist')]
+
+def _missing_idx(folder:Path) -> list[str]:
+    "The IDX files (each may be gzipped) that `folder` lacks."
+    return [s for pair in _FMNIST_FILES.values() for s in pair if _find_idx(folder, s) is None]
 
 def _fashion_mnist_help(searched) -> str:
     return ("Fashion-MNIST was not found. Get it in any of these ways:\n"
@@ -104,7 +113,9 @@ def fashion_mnist_from_idx(folder) -> DatasetDict:
     splits = {}
     for split, (ims, labs) in _FMNIST_FILES.items():
         paths = [_find_idx(folder, ims), _find_idx(folder, labs)]
-        if None in paths: raise DataNotFoundError(_fashion_mnist_help([folder]))
+        if None in paths:
+            what = 'does not exist' if not folder.is_dir() else f"lacks {', '.join(_missing_idx(folder))} (each may end in .gz)"
+            raise DataNotFoundError(f"{folder} {what}.\n" + _fashion_mnist_help([folder]))
         x, y = read_idx(paths[0]), read_idx(paths[1])
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
             raise CorruptDataError(f"{paths[0]} and {paths[1]} do not match: images {x.shape}, labels {y.shape}")
@@ -113,6 +124,11 @@ def fashion_mnist_from_idx(folder) -> DatasetDict:
 
 def _local_fashion_mnist() -> DatasetDict:
     folders = fashion_mnist_folders()
+    if os.environ.get('MINIAI_FASHION_MNIST'):   # a folder the user named is the one to use: no silent fallback to another copy
+        try: return fashion_mnist_from_idx(folders[0])
+        except DataNotFoundError as e:
+            raise DataNotFoundError(f"MINIAI_FASHION_MNIST names {folders[0]}, which does not hold Fashion-MNIST: put the four IDX files there, "
+                                    f"or unset MINIAI_FASHION_MNIST to use another copy.\n{e}") from None
     for folder in folders:
         if folder.is_dir() and all(_find_idx(folder, s) for pair in _FMNIST_FILES.values() for s in pair):
             return fashion_mnist_from_idx(folder)

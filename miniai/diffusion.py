@@ -53,7 +53,7 @@ class GaussianMixture:
 
     def sample(self, n:int, generator=None, return_labels:bool=False):
         "`n` samples of shape (n, dim), and their component labels if `return_labels`."
-        labels = torch.multinomial(self.weights, n, replacement=True, generator=generator)
+        labels = torch.multinomial(self.weights, n, replacement=True, generator=check_generator(generator))
         x = self.means[labels] + self.stds[labels, None] * torch.randn(n, self.dim, generator=generator, dtype=self.means.dtype)
         return (x, labels) if return_labels else x
 
@@ -79,9 +79,7 @@ class GaussianMixture:
         log_p, var = self._component_log_probs(x, sigma)
         if c is None: resp = log_p.softmax(-1)                                # which component: (N, K)
         else:
-            c = torch.as_tensor(c, device=x.device)
-            if c.shape != (len(x),) or c.dtype.is_floating_point or ((c < 0) | (c >= self.n_components)).any():
-                raise ValueError(f"c must hold one component label in 0..{self.n_components - 1} per point, shape ({len(x)},); got {c.dtype} of shape {tuple(c.shape)}")
+            c = check_labels(torch.as_tensor(c, device=x.device), self.n_components, 'c (component labels)', n=len(x))
             resp = F.one_hot(c, self.n_components).to(x)                    # the label says which component
         mu = self.means.to(x)
         within = mu + (self.stds.to(x)**2 / var)[..., None] * (x[:, None] - mu)   # where within each: (N, K, dim)
@@ -102,8 +100,20 @@ class NoisingCB(Callback):
     def __init__(self, generator:torch.Generator|None=None, valid_seed:int|None=0, label_arg:str|None=None, p_uncond:float=0., null_label:int|None=None):
         if p_uncond and null_label is None: raise ValueError("p_uncond > 0 needs null_label, the label that means 'no class' (a UNet with n_classes=K uses K)")
         if p_uncond and label_arg is None: raise ValueError("p_uncond > 0 drops labels, so label_arg must name the model's label argument (e.g. 'c')")
-        self.generator, self.valid_seed = generator, valid_seed
+        self.generator, self.valid_seed = check_generator(generator), valid_seed
         self.label_arg, self.p_uncond, self.null_label = label_arg, p_uncond, null_label
+    def state_dict(self):
+        "The generator's state, so that a run resumed from a checkpoint draws the noise the uninterrupted run would have (lesson 04a)."
+        return None if self.generator is None else {'generator': self.generator.get_state()}
+    def load_state_dict(self, state, learn):
+        name = type(self).__name__
+        if state is None and self.generator is not None:
+            raise ValueError(f"this {name} has a generator, but the run that wrote the checkpoint had none (its noise came from the global generator): "
+                             f"build the {name} without generator= to resume that run exactly")
+        if state is not None and self.generator is None:
+            raise ValueError(f"the checkpoint holds the state of {name}'s generator, but this {name} has none: "
+                             f"pass it generator=torch.Generator() (the state is then restored) to resume that run exactly")
+        if state is not None: self.generator.set_state(state['generator'])
     def before_epoch(self, learn): self.valid_gen = None
     def batch_generator(self, learn, x0:torch.Tensor) -> torch.Generator|None:
         "The generator for this batch: the same noise for the validation set at every epoch (unless `valid_seed` is None), so that validation losses compare."

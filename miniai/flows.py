@@ -10,6 +10,7 @@ from .core import *
 from .diffusion import NoisingCB, Method, append_dims, per_item
 from pathlib import Path
 from .checkpoint import spec_of, load_model
+from .learner import check_labels
 from .samplers import VelocityDenoiser, shift_times, flow_times, sample_flow_euler
 
 # %% auto #0
@@ -115,16 +116,10 @@ class GuidedVelocity(nn.Module):
         if not w >= 0: raise ValueError(f"the guidance weight w must be >= 0 (0 unconditional, 1 conditional), got {w}")
         self.model, self.w, self.null_label, self.label_arg = model, float(w), int(null_label), label_arg
         self.evals = 0   # network evaluations (images through the network) since construction: a guided step counts two per image
-    def _check_labels(self, c, x):
-        if not isinstance(c, torch.Tensor) or c.dtype.is_floating_point or c.shape != (len(x),):
-            got = f"{c.dtype} of shape {tuple(c.shape)}" if isinstance(c, torch.Tensor) else type(c).__name__
-            raise ValueError(f"guidance needs class labels {self.label_arg} as an integer tensor of shape ({len(x)},), got {got}")
-        if len(c) and (c.min() < 0 or c.max() >= self.null_label):
-            raise ValueError(f"class labels must lie in 0..{self.null_label - 1} ({self.null_label} is the null label), got {c.min().item()}..{c.max().item()}")
     def forward(self, x, t, **extra_args):
         c = extra_args.pop(self.label_arg, None)
         if c is None: raise ValueError(f"guidance needs the class labels as the keyword argument {self.label_arg!r}")
-        self._check_labels(c, x)
+        check_labels(c, self.null_label, f"guidance's class labels {self.label_arg} (the null label {self.null_label} is guidance's own)", n=len(x))   # lesson 02's check
         null = torch.full_like(c, self.null_label)
         if self.w in (0., 1.):
             self.evals += len(x)

@@ -16,8 +16,8 @@ from .datasets import *
 
 # %% auto #0
 __all__ = ['CancelFitException', 'CancelEpochException', 'CancelBatchException', 'Callback', 'run_cbs', 'with_cbs', 'Learner',
-           'NonFiniteLossError', 'batch_kwargs', 'check_batch', 'check_preds', 'check_loss', 'TrainCB', 'DeviceCB',
-           'MetricsCB', 'ProgressCB', 'conv_relu', 'simple_cnn', 'LRFinderCB', 'lr_find']
+           'NonFiniteLossError', 'batch_kwargs', 'check_batch', 'check_preds', 'check_loss', 'check_labels', 'TrainCB',
+           'DeviceCB', 'MetricsCB', 'ProgressCB', 'conv_relu', 'simple_cnn', 'LRFinderCB', 'lr_find']
 
 # %% ../nbs/02_learner.ipynb #1c89135f
 class CancelFitException(Exception): "Raise in a callback to stop training (after_fit is skipped, cleanup_fit runs)."
@@ -57,7 +57,7 @@ class Learner:
     def __init__(self, model:nn.Module, dls:DataLoaders, loss_func=F.mse_loss, lr:float=0.1, cbs=None, opt_func=torch.optim.SGD):
         self.model, self.dls, self.loss_func, self.lr, self.opt_func = model, dls, loss_func, lr, opt_func
         self.cbs = list(cbs or [])
-        self.opt, self.epoch, self.n_epochs, self.training = None, 0, 0, False
+        self.opt, self.epoch, self.n_epochs, self.training, self.phases = None, 0, 0, False, (True, True)
         self.epochs_done = 0  # training epochs completed, across calls to fit
 
     def callback(self, method_name:str): run_cbs(self.cbs, method_name, self)
@@ -92,12 +92,27 @@ class Learner:
 
     @with_cbs('fit')
     def _fit(self, train:bool, valid:bool):
+        if train: self._check_schedules()
         for self.epoch in self.epochs:
             if train:
                 self.one_epoch(True)
                 self.epochs_done = self.epoch + 1
             if valid:
                 with torch.inference_mode(): self.one_epoch(False)
+
+    def _check_schedules(self):
+        "A callback's learning-rate schedule of fixed length (`total_steps`, as OneCycleLR has) must have room for this fit: say so before training, not at the step that overruns it."
+        try: per_epoch = len(self.dls.train)
+        except TypeError: return   # a loader without a length: nothing to compare
+        steps = per_epoch * len(self.epochs)
+        for cb in self.cbs:
+            sched = getattr(cb, 'sched', None)
+            total = getattr(sched, 'total_steps', None)
+            if not isinstance(total, int) or steps <= total - sched.last_epoch: continue
+            left = total - sched.last_epoch
+            raise ValueError(f"{type(cb).__name__}'s {type(sched).__name__} has {total} steps, {sched.last_epoch} of them taken, so {left} left; "
+                             f"fit({len(self.epochs)}) would take {steps} ({per_epoch} an epoch). Fit at most {left // per_epoch} more epoch(s): a resumed run "
+                             f"finishes the schedule it started with; for a longer run, make the schedule longer when you build the learner")
 
     def make_opt(self):
         "Create the optimiser if there is none yet."
@@ -119,6 +134,7 @@ class Learner:
             start = self.epochs_done
             self.n_epochs = start + n_epochs
             self.epochs = range(start, self.n_epochs)
+            self.phases = (train, valid)   # which of each epoch's phases run (lesson 04a checkpoints after the last one)
             self._fit(train, valid)
         finally:
             for cb in cbs: self.cbs.remove(cb)
@@ -166,10 +182,24 @@ def check_loss(loss):
         raise ValueError(f"expected the loss to be a scalar tensor, got {type(loss).__name__}"
                          + (f" of shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor) else '') + ": reduce it (e.g. .mean())")
 
+def check_labels(labels, n_classes:int, name:str='labels', n:int|None=None, null_label:bool=False) -> torch.Tensor:
+    "`labels` checked as class indices: an int64 (or int32) tensor of shape (`n`,) with values in 0..`n_classes`-1, or `n_classes` itself where `null_label` says the model has that 'no class' label. Values are read only from CPU tensors (elsewhere it would cost a host sync) and not while compiling."
+    if not isinstance(labels, torch.Tensor): raise TypeError(f"{name} must be a tensor of class indices, got {type(labels).__name__}")
+    want = (len(labels) if labels.ndim else 1,) if n is None else (n,)
+    expected = f"{name} must be an integer tensor of shape ({want[0]},), one class index per item (int64; int32 will do)"
+    if labels.dtype not in (torch.int64, torch.int32): raise TypeError(f"{expected}, got {labels.dtype}: convert them with .long()")
+    if labels.shape != want: raise ValueError(f"{expected}, got shape {tuple(labels.shape)}")
+    if labels.device.type == 'cpu' and len(labels) and not torch.compiler.is_compiling():
+        lo, hi = int(labels.min()), int(labels.max())
+        if lo < 0 or hi > n_classes - (not null_label):
+            allowed = f"0..{n_classes - 1}" + (f", or {n_classes} for 'no class'" if null_label else f" (there is no 'no class' label {n_classes} here)")
+            raise ValueError(f"{name} must be class indices in {allowed}, got values from {lo} to {hi}")
+    return labels
+
 class TrainCB(Callback):
     "The usual training step: `n_inp` inputs into the model, the loss against the target, backward, step, zero_grad."
     def __init__(self, n_inp:int=1, check_every:int=100): self.n_inp, self.check_every = n_inp, check_every
-    def before_fit(self, learn): self.checked, self.bad, self.first_bad = False, None, None
+    def before_fit(self, learn): self.checked, self.bad, self.first_bad, self.first_loss, self._posted = False, None, None, None, None
     def predict(self, learn):
         if not self.checked: check_batch(learn.batch, self.n_inp)
         learn.preds = learn.model(*learn.batch[:self.n_inp], **batch_kwargs(learn.batch, self.n_inp))
@@ -184,22 +214,40 @@ class TrainCB(Callback):
     def zero_grad(self, learn): learn.opt.zero_grad(set_to_none=True)
 
     def _watch(self, learn):
-        "Record, on the device, whether and where the loss first stopped being finite; look every `check_every` steps."
-        bad = ~torch.isfinite(learn.loss.detach())
+        "Record, on the device, whether, where and how the loss first stopped being finite; stop as soon as the host can see it without waiting."
+        loss = learn.loss.detach()
+        bad = ~torch.isfinite(loss)
         step = torch.tensor(learn.iter, device=bad.device)
-        if self.bad is None: self.bad, self.first_bad = bad, torch.where(bad, step, -1)
+        if self.bad is None: self.bad, self.first_bad, self.first_loss = bad, torch.where(bad, step, -1), loss
         else:
-            self.first_bad = torch.where(bad & ~self.bad, step, self.first_bad)
+            new = bad & ~self.bad
+            self.first_bad, self.first_loss = torch.where(new, step, self.first_bad), torch.where(new, loss, self.first_loss)
             self.bad = self.bad | bad
-        if (learn.iter + 1) % self.check_every == 0: self.check(learn)
+        if self._seen_bad() or (learn.iter + 1) % self.check_every == 0: self.check(learn)
+    def _seen_bad(self) -> bool:
+        "Whether the flag is already known on the host, read without a host sync: on the CPU it is host memory; from a GPU it is copied to pinned memory without blocking and read once that copy is done (a step or two later)."
+        if self.bad.device.type == 'cpu': return bool(self.bad.numpy())   # plain memory: no dispatch, no wait
+        if self.bad.device.type != 'cuda': return False                   # elsewhere only the periodic check sees it
+        if self._posted is None: self._posted = torch.zeros((), dtype=torch.bool, pin_memory=True), torch.cuda.Event(), False
+        host, done, pending = self._posted
+        if pending and not done.query(): return False                     # the last copy is still on its way
+        seen = pending and bool(host.numpy())
+        host.copy_(self.bad, non_blocking=True); done.record()            # the flag only ever turns on, so a later copy includes this step
+        self._posted = host, done, True
+        return seen
     def check(self, learn):
-        if self.bad is not None and bool(self.bad):
-            step = int(self.first_bad)
-            raise NonFiniteLossError(f"the loss became {'NaN' if torch.isnan(learn.loss) else 'infinite'} at epoch {learn.epoch}, "
-                                     f"step {step} of {learn.n_iter}: training stopped. Lower the learning rate, or look at the data and model for that step.")
+        "Raise `NonFiniteLossError` if the loss has stopped being finite this epoch (a host read: call it rarely)."
+        if self.bad is None or not bool(self.bad): return
+        step, value = int(self.first_bad), float(self.first_loss)
+        bad_weights = [n for n, p in learn.model.named_parameters() if not torch.isfinite(p).all()]
+        state = (f"The model in memory now has NaN or infinite weights (first in {bad_weights[0]}): do not save or use it." if bad_weights else
+                 "The model in memory still has finite weights.")
+        notes = [note for cb in learn.cbs if (note := getattr(cb, 'nonfinite_note', lambda learn: None)(learn))]
+        raise NonFiniteLossError(f"the loss became {'NaN' if math.isnan(value) else value} at epoch {learn.epoch}, step {step} of {learn.n_iter}: training stopped. {state} "
+                                 + ''.join(n + ' ' for n in notes) + "Lower the learning rate, or look at the data and model for that step.")
     def after_epoch(self, learn):
         if learn.training: self.check(learn)
-        self.bad = self.first_bad = None
+        self.bad = self.first_bad = self.first_loss = None
 
 # %% ../nbs/02_learner.ipynb #a2cde7b9
 class DeviceCB(Callback):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect, math
 from functools import partial
 import numpy as np, torch, torch.nn as nn
-from .core import random_tensor, def_device, progress
+from .core import random_tensor, def_device, progress, check_generator, ItemGenerators
 from .diffusion import append_dims
 
 # %% auto #0
@@ -90,31 +90,54 @@ def _per_batch(extra_args:dict, i:int, j:int, n:int) -> dict:
     "`extra_args` for items i:j: tensors with one value per item (length `n`) are sliced, anything else is passed as it is."
     return {k: v[i:j] if isinstance(v, torch.Tensor) and v.ndim > 0 and len(v) == n else v for k, v in extra_args.items()}
 
+def _networks(model, depth:int=3) -> list[nn.Module]:
+    "The networks `model` is or holds: itself if an `nn.Module`, else modules among its attributes, a partial's arguments or a function's closure, `depth` levels deep."
+    if isinstance(model, nn.Module): return [model]
+    if depth == 0 or model is None or isinstance(model, (int, float, str, type, torch.Tensor)): return []
+    inner = list(vars(model).values()) if hasattr(model, '__dict__') and not inspect.ismodule(model) else []
+    if isinstance(model, partial): inner += [model.func, *model.args, *model.keywords.values()]
+    inner += [c.cell_contents for c in (getattr(model, '__closure__', None) or ()) if c.cell_contents is not model]
+    return [m for o in inner for m in _networks(o, depth - 1)]
+
+class _GlobalRNGWatch:
+    "Whether the global generators (CPU, and the current CUDA device's if CUDA is in use) were drawn from inside the block."
+    def _state(self):
+        return [torch.get_rng_state()] + ([torch.cuda.get_rng_state()] if torch.cuda.is_available() and torch.cuda.is_initialized() else [])
+    def __enter__(self): self.before = self._state(); return self
+    def __exit__(self, *exc): self.drawn = any(not torch.equal(a, b) for a, b in zip(self.before, self._state()))
+
 @torch.no_grad()
 def generate(sampler, model, n:int, schedule, shape=(1, 32, 32), batch_size:int=256, generator:torch.Generator|None=None, device=None,
              extra_args:dict|None=None, autocast:bool|torch.dtype=False, clamp:bool=False, **sampler_kwargs) -> torch.Tensor:
-    "`n` samples of `shape` by `sampler(model, x, schedule, extra_args=..., generator=generator, **sampler_kwargs)` in batches, from N(0, I) noise drawn with `generator` and scaled as the sampler starts (`init_noise`); float32 on the CPU, clamped to [-1, 1] if `clamp`. `autocast`: the network's dtype (lesson 04's `precision_for(device).dtype`; True means bf16, False or float32 none)."
+    "`n` samples of `shape` by `sampler(model, x, schedule, extra_args=..., generator=..., **sampler_kwargs)` in batches, from N(0, I) noise scaled as the sampler starts (`init_noise`); with `generator`, each item draws from its own generator seeded from it, so the batch size does not change the samples; float32 on the CPU, clamped to [-1, 1] if `clamp`. `autocast`: the network's dtype (lesson 04's `precision_for(device).dtype`; True means bf16, False or float32 none)."
     if not (isinstance(n, int) and n >= 1 and isinstance(batch_size, int) and batch_size >= 1):
         raise ValueError(f"n and batch_size must be positive whole numbers, got n={n!r}, batch_size={batch_size!r}")
+    check_generator(generator)
     scale = init_noise(sampler, model, schedule)
+    nets = _networks(model)
     if device is None:
-        p = next(model.parameters(), None) if isinstance(model, nn.Module) else None
+        p = next((p for m in nets for p in m.parameters()), None)
         device = p.device if p is not None else def_device
     device, extra_args = torch.device(device), extra_args or {}
     dtype = autocast if isinstance(autocast, torch.dtype) else torch.bfloat16 if autocast else torch.float32
-    was_training = getattr(model, 'training', False)
-    if isinstance(model, nn.Module): model.eval()
+    item_gens = ItemGenerators.from_generator(n, generator) if generator is not None else None
+    was_training = [m.training for m in nets]
+    for m in nets: m.eval()   # dropout off, whether the model is a network or holds one (a denoiser around a UNet)
     try:
         out = []
         for i in progress(range(0, n, batch_size), desc=f'sampling {n:,} images', leave=False):
             j = min(i + batch_size, n)
-            x = scale * random_tensor((j - i, *shape), generator, device, torch.randn)
-            with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-                out.append(sampler(model, x, schedule, extra_args=_per_batch(extra_args, i, j, n), generator=generator, **sampler_kwargs).float().cpu())
+            gens = item_gens[i:j] if item_gens is not None else None
+            x = scale * random_tensor((j - i, *shape), gens, device, torch.randn)
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32), _GlobalRNGWatch() as watch:
+                out.append(sampler(model, x, schedule, extra_args=_per_batch(extra_args, i, j, n), generator=gens, **sampler_kwargs).float().cpu())
+            if generator is not None and watch.drawn:
+                raise RuntimeError(f"{getattr(sampler, '__name__', sampler)} drew random numbers from the global generator although generator= was given, so the seed "
+                                   "does not fix these samples: pass `generator` on to every draw (random_tensor(shape, generator, ...)) inside the sampler")
         x = torch.cat(out)
         return x.clamp(-1, 1) if clamp else x
     finally:
-        if was_training: model.train()
+        for m, t in zip(nets, was_training): m.train(t)
 
 # %% ../nbs/07_ddpm.ipynb #889ddc2a
 def x0_from_eps(x:torch.Tensor, eps:torch.Tensor, abar) -> torch.Tensor:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
+from .learner import check_labels
 from .checkpoint import save_model, load_model
 
 # %% auto #0
@@ -145,14 +146,16 @@ class UNet(nn.Module):
             hint = (" (Fashion-MNIST is 28x28: pad it to 32x32 with F.pad(x, (2, 2, 2, 2), value=-1))"
                     if isinstance(x, torch.Tensor) and x.shape[-2:] == (28, 28) else '')
             raise ValueError(f"UNet expected images of shape (N, {', '.join(map(str, want))}), got {got}{hint}")
+        if x.dtype != self.conv_in.weight.dtype and not (torch.compiler.is_compiling() or torch.is_autocast_enabled(x.device.type)):
+            raise TypeError(f"UNet expected images of its weights' dtype, {self.conv_in.weight.dtype}, got {x.dtype}: convert them with x.to({self.conv_in.weight.dtype}) "
+                            "(or run the model under torch.autocast)")
+        if t is None: raise TypeError("UNet needs the noise levels t (a number, or one per image): got t=None")
         t = torch.as_tensor(t)
         if t.ndim > 1 or (t.ndim == 1 and len(t) != len(x)):
             raise ValueError(f"UNet expected noise levels t as a scalar or of shape ({len(x)},), one per image, got shape {tuple(t.shape)}")
         if c is not None:
             if self.class_emb is None: raise ValueError("this UNet has no class conditioning: pass c=None, or build it with n_classes=...")
-            if not isinstance(c, torch.Tensor) or c.dtype.is_floating_point or c.shape != (len(x),):
-                got = f"{c.dtype} of shape {tuple(c.shape)}" if isinstance(c, torch.Tensor) else type(c).__name__
-                raise ValueError(f"UNet expected class labels c as an integer tensor of shape ({len(x)},), got {got}")
+            check_labels(c, self.n_classes, 'class labels c', n=len(x), null_label=True)   # label n_classes is the "no class" row
 
     def embed(self, t, c=None, n:int|None=None, device=None) -> torch.Tensor:
         "The embedding the residual blocks read, (N, emb_dim): MLP of the sinusoidal embedding of `t`, plus the class embedding (row `n_classes` for c=None)."

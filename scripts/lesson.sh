@@ -5,9 +5,11 @@
 #   MINIAI_MODE=quick|cpu|gpu scripts/lesson.sh 07   # force a run mode (default: gpu with CUDA, else cpu)
 #   scripts/lesson.sh 10 --publish   # then write the outputs into nbs/10_karras.ipynb with a record of the run (tools/publish.py);
 #                                    # only from a committed tree, so that the record's commit is the code that ran
+#   scripts/lesson.sh 11 --needs     # only list the earlier lessons' files it needs, where they are looked for, and whether they are there
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+needs_only=0; [ "${2:-}" = --needs ] && needs_only=1
+[ $needs_only = 1 ] || bash scripts/setup.sh
 # PyTorch's OpenMP threads spin while they wait; on a machine shared with other work that makes small models
 # several times slower (lesson 06 measured 186 s against 29 s). Passive waiting avoids that. Set it yourself to override.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
@@ -19,6 +21,7 @@ if [ ! -f "${matches[0]}" ]; then echo "no lesson matches '$lesson'; the lessons
 nb=${matches[0]}
 mkdir -p data/runs
 mode=$(.venv/bin/python -c "from miniai.core import run_mode; print(run_mode())")
+ckpt_dir=$(.venv/bin/python -c "from miniai.core import data_dir; print(data_dir('checkpoints', create=False))")   # follows MINIAI_DATA
 source scripts/lessons.sh
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ $publish = 1 ]; then
@@ -30,12 +33,15 @@ run_one() {   # run_one NAME: execute nbs/NAME.ipynb into data/runs/, first runn
   local name=$1 need file maker
   for need in $NEEDS; do
     IFS=: read -r for_lesson file maker <<< "$need"
-    file=data/checkpoints/${file/MODE/$mode}
-    if [ "$for_lesson" = "$name" ] && [ ! -f "$file" ]; then
+    file=$ckpt_dir/${file/MODE/$mode}
+    if [ $needs_only = 1 ] && [ "$for_lesson" = "$name" ]; then
+      echo "$name needs $file: $([ -f "$file" ] && echo present || echo "missing, lesson $maker makes it")"
+    elif [ "$for_lesson" = "$name" ] && [ ! -f "$file" ]; then
       echo "== $name needs $file, which lesson $maker makes: running $maker first ($mode mode)"
       run_one "$maker"
     fi
   done
+  [ $needs_only = 1 ] && return
   echo "== running nbs/$name.ipynb in $mode mode -> data/runs/$name.ipynb"
   local start=$(date +%s)
   (cd nbs && ../.venv/bin/exec_nb "$name.ipynb" --dest "../data/runs/$name.ipynb" --exc_stop)
