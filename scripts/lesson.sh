@@ -29,6 +29,8 @@ if [ $publish = 1 ]; then
   [ -n "$(git status --porcelain -- nbs miniai settings.ini 2>/dev/null)" ] && { echo "--publish: commit your changes first (the record names the commit the outputs come from)"; exit 2; }
 fi
 device=$(.venv/bin/python -c "import os, platform, torch; from miniai.core import def_device; print(torch.cuda.get_device_name() if def_device.type == 'cuda' else f'{os.cpu_count()}-core {platform.machine()} CPU')")
+# lesson 04's decision for this device (the training precision of diffusion_learner; compile is decided per run length and printed by the lessons)
+precision=$(.venv/bin/python -c "from miniai.accel import precision_for; print(precision_for().name)")
 run_one() {   # run_one NAME: execute nbs/NAME.ipynb into data/runs/, first running any lesson whose model it needs and lacks
   local name=$1 need file maker
   for need in $NEEDS; do
@@ -48,7 +50,7 @@ run_one() {   # run_one NAME: execute nbs/NAME.ipynb into data/runs/, first runn
   local wall=$(( $(date +%s) - start ))
   echo "== nbs/$name.ipynb finished in ${wall}s; executed notebook: data/runs/$name.ipynb"
   if [ $publish = 1 ]; then   # every lesson this command ran, the ones it needed too
-    .venv/bin/python tools/publish.py "data/runs/$name.ipynb" "nbs/$name.ipynb" --mode "$mode" --wall "$wall" --device "$device" --commit "$commit"
+    .venv/bin/python tools/publish.py "data/runs/$name.ipynb" "nbs/$name.ipynb" --mode "$mode" --wall "$wall" --device "$device" --commit "$commit" --precision "$precision"
     .venv/bin/nbdev_clean --fname "nbs/$name.ipynb"
   fi
 }

@@ -80,7 +80,7 @@ def shrink_images(outputs:list) -> list:
         if 'image/png' in d: d['image/png'] = shrink_png(d['image/png'], o.get('metadata', {}).get('image/png'))
     return outputs
 
-def publish(run_path, lesson_path, mode:str, wall_s:float, device:str, commit:str):
+def publish(run_path, lesson_path, mode:str, wall_s:float, device:str, commit:str, precision:str|None=None):
     run, lesson = (json.loads(Path(p).read_text()) for p in (run_path, lesson_path))
     if mode not in ('cpu', 'gpu'): sys.exit(f"refusing to publish a {mode}-mode run: lessons carry the outputs of cpu- or gpu-mode runs only")
     if code_cells(run) != code_cells(lesson):
@@ -92,7 +92,7 @@ def publish(run_path, lesson_path, mode:str, wall_s:float, device:str, commit:st
         if cell['cell_type'] != 'code': continue
         cell['outputs'] = shrink_images(strip_progress(next(runs).get('outputs', [])))
         cell['execution_count'] = None
-    lesson.setdefault('metadata', {})[RECORD] = dict(mode=mode, device=device, commit=commit, wall_s=round(wall_s),
+    lesson.setdefault('metadata', {})[RECORD] = dict(mode=mode, device=device, commit=commit, wall_s=round(wall_s), **({'precision': precision} if precision else {}),
                                                      date=datetime.date.today().isoformat(), code_hash=code_hash(lesson))
     Path(lesson_path).write_text(json.dumps(lesson, indent=1, ensure_ascii=False) + '\n')
     size = Path(lesson_path).stat().st_size
@@ -103,5 +103,6 @@ if __name__ == '__main__':
     ap.add_argument('run'); ap.add_argument('lesson')
     ap.add_argument('--mode', required=True); ap.add_argument('--wall', type=float, required=True)
     ap.add_argument('--device', required=True); ap.add_argument('--commit', required=True)
+    ap.add_argument('--precision', default=None, help="lesson 04's precision_for(device) on the machine that ran it: bf16, fp16 or fp32")
     a = ap.parse_args()
-    publish(a.run, a.lesson, a.mode, a.wall, a.device, a.commit)
+    publish(a.run, a.lesson, a.mode, a.wall, a.device, a.commit, a.precision)
