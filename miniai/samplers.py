@@ -434,6 +434,7 @@ def data_sized_noise(model, schedule) -> float:
 def consistency_times(steps:int, sigma_data:float, sigma_max:float=80., t_mid:float=1.1, device='cpu', dtype=None) -> torch.Tensor:
     "The times a consistency model is applied at: t_max = arctan(sigma_max / sigma_data) for one step; then `t_mid` (the paper's 1.1) for two; more steps space the rest evenly below t_mid."
     if steps < 1: raise ValueError(f"steps must be at least 1, got {steps}")
+    if not (sigma_data > 0 and 0 < sigma_max < math.inf): raise ValueError(f"sigma_data and sigma_max must be positive numbers (the data's standard deviation; EDM's 80), got {sigma_data} and {sigma_max}")
     t_max = math.atan(sigma_max / sigma_data)
     if not 0 < t_mid < t_max: raise ValueError(f"t_mid must lie in (0, t_max = {t_max:.4f}), got {t_mid}")
     ts = [t_max] + [t_mid * (steps - 1 - i) / (steps - 1) for i in range(steps - 1)]

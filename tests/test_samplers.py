@@ -129,3 +129,8 @@ def test_method_ddim_refuses_times_outside_the_methods_clock():
     with pytest.raises(ValueError, match=r'must lie in \[0, 999\]'): S.sample_method_ddim(model, x, torch.tensor([5000., 10.], dtype=torch.float64))
     out = S.sample_method_ddim(model, x, torch.tensor([999., 10.], dtype=torch.float64))
     assert torch.isfinite(out).all()
+
+def test_consistency_times_refuse_a_zero_sigma_data():
+    "consistency_times(sd=0) divided by zero; now it names the two numbers it needs."
+    for sd, smax in ((0., 80.), (-1., 80.), (0.5, float('inf'))):
+        with pytest.raises(ValueError, match='sigma_data and sigma_max must be positive'): S.consistency_times(2, sd, smax)
