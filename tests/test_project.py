@@ -164,7 +164,7 @@ def test_colab_cell_installs_a_working_package(tmp_path):
     out = subprocess.run([sys.executable, '-c', code, str(ROOT/'nbs'/'11_samplers.ipynb')], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
     files = out.stdout.split('imported', 1)[1].split()
-    assert {'core.py', 'diffusion.py', 'karras.py'} <= {Path(f).name for f in files}, files
+    assert {'core.py', 'diffusion.py', 'samplers.py'} <= {Path(f).name for f in files}, files
     assert all(Path(f).is_relative_to(site) for f in files), f"miniai came from elsewhere than the Colab cell's install: {files}"
     assert 'run nbs/10_karras.ipynb in Colab first' in out.stdout, out.stdout
 
