@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt
 
 # %% auto #0
 __all__ = ['MODES', 'def_device', 'run_mode', 'by_mode', 'env_var', 'default_device', 'to_device', 'to_cpu', 'set_seed',
-           'check_generator', 'ItemGenerators', 'random_tensor', 'project_root', 'data_dir', 'shared_dir', 'throughput',
-           'progress_quiet', 'progress', 'show_image', 'subplots', 'show_images']
+           'check_generator', 'ItemGenerators', 'random_tensor', 'project_root', 'data_dir', 'shared_dir',
+           'results_folder', 'throughput', 'progress_quiet', 'progress', 'show_image', 'subplots', 'show_images']
 
 # %% ../nbs/00_core.ipynb #35dd5cc0
 MODES = ('quick', 'cpu', 'gpu')
@@ -118,7 +118,7 @@ def random_tensor(shape, generator:torch.Generator|ItemGenerators|None=None, dev
 
 # %% ../nbs/00_core.ipynb #c2a6bdcf
 def project_root(start=None) -> Path|None:
-    "The nearest folder at or above `start` (default: cwd) whose `settings.ini` names `lib_name = miniai`."
+    "The nearest folder at or above `start` (default: cwd) that holds the project: a `settings.ini` beside `nbs/` and `miniai/`."
     p = Path(start or Path.cwd()).resolve()
     for d in [p, *p.parents]:
         ini = d/'settings.ini'
@@ -140,6 +140,10 @@ def shared_dir(*parts) -> Path|None:
     root = project_root()
     base = Path(env) if env else (root.parent/'shared' if root else None)
     return base.joinpath(*parts) if base is not None and base.exists() else None
+
+def results_folder(*parts, mode:str|None=None) -> Path:
+    "Where a lesson writes its tables and pictures: `data_dir('results')` for real runs, `data_dir('runs')` in quick mode, so that smoke tests never overwrite the published results."
+    return data_dir('runs' if (mode or run_mode()) == 'quick' else 'results', *parts)
 
 # %% ../nbs/00_core.ipynb #bfb66929
 def _sync(device=None):

@@ -14,7 +14,7 @@ from .core import *
 from .datasets import load_fashion_mnist, dataset_to_tensors, fashion_mnist_folders, read_idx, _FMNIST_FILES, _find_idx
 
 # %% auto #0
-__all__ = ['PIXEL_LIMITS', 'INCEPTION_URL', 'feature_stats', 'SmallSampleWarning', 'sqrtm_psd', 'trace_sqrt_product', 'frechet_distance', 'fid_from_feats', 'poly_kernel', 'kernel_mean', 'mmd2_unbiased', 'kid_from_feats', 'ImageEval', 'fmnist_images', 'fmnist_eval', 'knn_radii', 'precision_recall', 'pixel_check', 'kendall_tau', 't_quantile', 'Paired', 'paired_interval', 'scores_by_arm', 'Comparisons', 'InceptionUnavailableError', 'InceptionFeatures', 'inception_features', 'inception_eval', 'score_samples']
+__all__ = ['PIXEL_LIMITS', 'INCEPTION_URL', 'feature_stats', 'SmallSampleWarning', 'sqrtm_psd', 'trace_sqrt_product', 'frechet_distance', 'fid_from_feats', 'poly_kernel', 'kernel_mean', 'mmd2_unbiased', 'kid_from_feats', 'ImageEval', 'fmnist_images', 'fmnist_eval', 'knn_radii', 'precision_recall', 'pixel_check', 'kendall_tau', 't_quantile', 'Paired', 'paired_interval', 'scores_by_arm', 'Comparisons', 'InceptionUnavailableError', 'InceptionFeatures', 'inception_features', 'inception_eval', 'real_floor', 'score_samples']
 
 # %% ../nbs/06_fid.ipynb #6a720362
 def _as_feats(f, name:str='feats') -> torch.Tensor:
@@ -492,6 +492,13 @@ def inception_features(device=None, download:bool=True, url:str=INCEPTION_URL, t
 def inception_eval(reference_images:torch.Tensor, device=None, batch_size:int=64, download:bool=True, **kwargs) -> ImageEval:
     "An `ImageEval` with Inception-v3 features (see `inception_features`) and `reference_images`; `kwargs` go to `ImageEval` (e.g. size=64, channels=3)."
     return ImageEval(inception_features(device, download), reference_images, batch_size=batch_size, **kwargs)
+
+# %% ../nbs/07_ddpm.ipynb #3fe2ceb6
+def real_floor(ev, images, n:int, seeds=(0,), prepare=None, score=None) -> dict:
+    "{seed: score} of `n` real `images` drawn at random with each seed (after `prepare`), scored by `score` (default `ev.fid`): the floor that `n` samples are read against (lesson 06)."
+    score = score or ev.fid
+    picks = {s: torch.randperm(len(images), generator=torch.Generator().manual_seed(s))[:n] for s in seeds}
+    return {s: score(images[i] if prepare is None else prepare(images[i])) for s, i in picks.items()}
 
 # %% ../nbs/15_guidance.ipynb #c9b33842
 @torch.inference_mode()
