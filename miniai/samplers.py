@@ -11,7 +11,7 @@ from .core import random_tensor, def_device, progress, check_generator, ItemGene
 from .diffusion import append_dims
 
 # %% auto #0
-__all__ = ['SAMPLER_ARGS', 'CALLBACK_KEYS', 'starts_from', 'first_point', 'unit_noise', 'check_schedule', 'init_noise', 'check_sampler', 'generate', 'x0_from_eps', 'sample_ddpm', 'sample_ddim', 'append_zero', 'sigmas_karras', 'check_sigmas', 'to_d', 'default_noise_sampler', 'sample_heun', 'sample_euler', 'EpsDenoiser', 'VelocityDenoiser', 'get_ancestral_step', 'sample_euler_ancestral', 'lms_coefficient', 'sample_lms', 'sample_dpmpp_2m', 'count_calls', 'sigmas_karras_calls', 'shift_times', 'flow_times', 'check_flow_times', 'sample_flow_euler', 'sample_flow_heun', 'data_sized_noise', 'consistency_times', 'sample_consistency', 'own_clock_noise', 'sample_method_ddim']
+__all__ = ['SAMPLER_ARGS', 'CALLBACK_KEYS', 'starts_from', 'first_point', 'unit_noise', 'check_schedule', 'init_noise', 'count_calls', 'check_sampler', 'generate', 'x0_from_eps', 'sample_ddpm', 'sample_ddim', 'append_zero', 'sigmas_karras', 'check_sigmas', 'to_d', 'default_noise_sampler', 'sample_heun', 'sample_euler', 'EpsDenoiser', 'VelocityDenoiser', 'get_ancestral_step', 'sample_euler_ancestral', 'lms_coefficient', 'sample_lms', 'sample_dpmpp_2m', 'sigmas_karras_calls', 'shift_times', 'flow_times', 'check_flow_times', 'sample_flow_euler', 'sample_flow_heun', 'data_sized_noise', 'consistency_times', 'sample_consistency', 'own_clock_noise', 'sample_method_ddim']
 
 # %% ../nbs/06b_sampling.ipynb #2cad3d66
 SAMPLER_ARGS = ('model', 'x', 'schedule', 'extra_args', 'callback', 'generator')
@@ -53,10 +53,12 @@ def init_noise(sampler, model, schedule) -> float:
     return rule(model, schedule)
 
 # %% ../nbs/06b_sampling.ipynb #41193849
-class _Recorder:
-    "A model wrapper that counts calls and records the extra arguments each call received."
+class count_calls:
+    "Wrap a model so that `.calls` counts its calls (a sampler's NFE) and `.extra` lists the names of the extra arguments each call got; its other attributes (sigma_data, method) pass through."
     def __init__(self, model): self.model, self.calls, self.extra = model, 0, []
-    def __getattr__(self, name): return getattr(self.model, name)   # sigma_data, method, ... of the wrapped model
+    def __getattr__(self, name):
+        if name == 'model': raise AttributeError(name)   # not set yet (copying): no recursion
+        return getattr(self.model, name)
     def __call__(self, x, t, **extra_args):
         self.calls += 1
         self.extra.append(sorted(extra_args))
@@ -69,7 +71,7 @@ def check_sampler(sampler, model, schedule, x, calls:int|None=None, **kwargs) ->
     if len(params) < len(SAMPLER_ARGS) or [p for i, p in enumerate(params) if i != 2] != [a for i, a in enumerate(SAMPLER_ARGS) if i != 2]:
         raise AssertionError(f"{name} takes {params}, not the shared arguments {list(SAMPLER_ARGS)} (the schedule may be named for its clock)")
     init_noise(sampler, model, schedule)
-    seen, rec = [], _Recorder(model)
+    seen, rec = [], count_calls(model)
     probe = torch.zeros(len(x))
     out = sampler(rec, x.clone(), schedule, extra_args=dict(probe=probe), callback=seen.append, generator=torch.Generator().manual_seed(0), **kwargs)
     if out.shape != x.shape: raise AssertionError(f"{name} returned shape {tuple(out.shape)} from noise of shape {tuple(x.shape)}")
@@ -367,14 +369,6 @@ def sample_dpmpp_2m(model, x, sigmas, extra_args=None, callback=None, generator=
             h_last = h
         old_denoised = denoised
     return x
-
-# %% ../nbs/11_samplers.ipynb #f7c5866a
-class count_calls:
-    "Wrap a denoiser so that `.calls` counts how often it is called: the NFE of a sampler. Extra arguments (labels) pass through."
-    def __init__(self, model): self.model, self.calls = model, 0
-    def __call__(self, x, sigma, **extra_args):
-        self.calls += 1
-        return self.model(x, sigma, **extra_args)
 
 # %% ../nbs/11_samplers.ipynb #1c6ee3a8
 def sigmas_karras_calls(n:int, sigma_min:float, sigma_max:float, rho:float=7., device='cpu', dtype=None) -> torch.Tensor:
