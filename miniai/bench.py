@@ -4,8 +4,7 @@
 
 # %% ../nbs/04b_bench.ipynb #902d0829
 from __future__ import annotations
-import argparse, contextlib, io, statistics, sys, time, warnings
-from functools import partial
+import argparse, contextlib, io, statistics, time, warnings
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import *
 from .datasets import *
@@ -55,13 +54,10 @@ def plain_loop(model, opt, dl, bf16:bool=False, channels_last:bool=False):
         opt.zero_grad(set_to_none=True)
 
 # %% ../nbs/04b_bench.ipynb #b58572e7
-def _sync(device):
-    if torch.device(device).type == 'cuda': torch.cuda.synchronize()
-
 def interleaved_times(fn_a, fn_b, device, repeats:int, warmup:int=1) -> tuple[list, list]:
     "Seconds per call of `fn_a` and of `fn_b`, `repeats` each after `warmup` rounds, alternating which goes first so that neither always follows the other (the device is synchronised around each call)."
     def timed(fn):
-        _sync(device); start = time.perf_counter(); fn(); _sync(device)
+        sync_device(device); start = time.perf_counter(); fn(); sync_device(device)
         return time.perf_counter() - start
     for _ in range(warmup): timed(fn_a); timed(fn_b)
     ta, tb = [], []

@@ -11,9 +11,10 @@ import numpy as np, torch
 import matplotlib.pyplot as plt
 
 # %% auto #0
-__all__ = ['MODES', 'def_device', 'run_mode', 'by_mode', 'env_var', 'default_device', 'to_device', 'to_cpu', 'set_seed',
+__all__ = ['MODES', 'def_device', 'run_mode', 'Sizes', 'by_mode', 'env_var', 'default_device', 'to_device', 'to_cpu', 'set_seed',
            'check_generator', 'ItemGenerators', 'random_tensor', 'project_root', 'data_dir', 'shared_dir',
-           'results_folder', 'throughput', 'progress_quiet', 'progress', 'show_image', 'subplots', 'show_images']
+           'results_folder', 'sync_device', 'throughput', 'progress_quiet', 'progress', 'show_image', 'subplots',
+           'show_images']
 
 # %% ../nbs/00_core.ipynb #35dd5cc0
 MODES = ('quick', 'cpu', 'gpu')
@@ -27,11 +28,24 @@ def run_mode() -> str:
     if os.environ.get('IN_TEST'): return 'quick'
     return 'gpu' if torch.cuda.is_available() else 'cpu'
 
+class Sizes(dict):
+    "A lesson's sizes: a dict whose keys read as attributes (`sizes.epochs`); a missing key is an error that lists the ones there are."
+    def __getattr__(self, name):
+        if name.startswith('__'): raise AttributeError(name)
+        try: return self[name]
+        except KeyError: raise AttributeError(f"no size named {name!r}: the sizes are {', '.join(self)}") from None
+
 def by_mode(quick, cpu, gpu, mode:str|None=None):
-    "The value for the current run mode (or `mode`): every size a lesson uses is chosen through this."
+    "The value for the current run mode (or `mode`): every size a lesson uses is chosen through this. Three dicts give `Sizes`, and must name the same sizes."
     mode = mode or run_mode()
     if mode not in MODES: raise ValueError(f"{mode!r} is not a run mode: use one of {', '.join(MODES)}")
-    return dict(quick=quick, cpu=cpu, gpu=gpu)[mode]
+    values = dict(quick=quick, cpu=cpu, gpu=gpu)
+    if all(isinstance(v, dict) for v in values.values()):
+        keys = set(quick) | set(cpu) | set(gpu)
+        missing = {m: sorted(keys - set(v)) for m, v in values.items() if keys - set(v)}
+        if missing: raise ValueError(f"every mode must set the same sizes; missing: {missing}")
+        return Sizes(values[mode])
+    return values[mode]
 
 # %% ../nbs/00_core.ipynb #84577dba
 @contextmanager
@@ -146,16 +160,17 @@ def results_folder(*parts, mode:str|None=None) -> Path:
     return data_dir('runs' if (mode or run_mode()) == 'quick' else 'results', *parts)
 
 # %% ../nbs/00_core.ipynb #bfb66929
-def _sync(device=None):
-    if torch.cuda.is_available(): torch.cuda.synchronize()
+def sync_device(device=None):
+    "Wait until `device` (default: any CUDA device there is) has finished its queued work, so that a clock around it measures the work; nothing to wait for on a CPU."
+    if (torch.device(device).type == 'cuda') if device is not None else torch.cuda.is_available(): torch.cuda.synchronize(device)
 
 def throughput(fn, n_items:int, repeats:int=3, warmup:int=1) -> float:
     "Items per second of `fn()`, which processes `n_items` items: the best of `repeats` runs after `warmup` runs."
     for _ in range(warmup): fn()
     best = math.inf
     for _ in range(repeats):
-        _sync(); start = time.perf_counter()
-        fn(); _sync()
+        sync_device(); start = time.perf_counter()
+        fn(); sync_device()
         best = min(best, time.perf_counter() - start)
     return n_items / best
 

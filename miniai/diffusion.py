@@ -11,7 +11,7 @@ from functools import partial
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import *
 from .learner import *
-from .accel import BatchSchedCB, MixedPrecisionCB, CompileCB, EMACB, fast_opt
+from .accel import BatchSchedCB, CompileCB, EMACB, fast_opt
 
 # %% auto #0
 __all__ = ['append_dims', 'per_item', 'GaussianMixture', 'drop_labels', 'NoisingCB', 'EMAWarmupCB', 'diffusion_learner', 'Method',

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_learner.ipynb #6369b64a
 from __future__ import annotations
-import math, time, sys
+import math, time
 from copy import deepcopy
 from functools import partial
 from operator import attrgetter
@@ -266,7 +266,7 @@ class DeviceCB(Callback):
 import warnings
 with warnings.catch_warnings():   # torcheval 0.0.7 calls torch.jit.script at import, which recent PyTorch deprecates: a warning about torcheval's code, not yours
     warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
-    from torcheval.metrics import Mean, MulticlassAccuracy
+    from torcheval.metrics import Mean, MulticlassAccuracy   # MulticlassAccuracy too, so that later imports of torcheval stay quiet
 
 class MetricsCB(Callback):
     "Accumulate the loss and torcheval `metrics` on the device; one row per training and validation epoch in `log`."
