@@ -10,7 +10,7 @@ from torch.nn.attention import sdpa_kernel, SDPBackend
 from .core import *
 from .learner import Learner, TrainCB, DeviceCB, MetricsCB
 from .accel import fast_opt
-from .diffusion import Method, append_dims, per_item
+from .diffusion import Method, append_dims, per_item, EMAWarmupCB
 from .unet import timestep_embedding
 from .checkpoint import spec_of
 from .karras import rand_log_normal
@@ -74,6 +74,7 @@ class TrigFlow(nn.Module):
         t = per_item(t, x)
         return append_dims(torch.cos(t), x.ndim) * x - append_dims(torch.sin(t), x.ndim) * self.velocity(x, t, **extra_args)
 
+# %% ../nbs/13_consistency.ipynb #0159d2ee
 class DenoiserTrigFlow(nn.Module):
     "An EDM-family denoiser `D(x_sigma, sigma, **extra_args)` read as a TrigFlow model (x_sigma = x_t / cos t, sigma = sigma_data tan t), for 0 < t < pi/2: `forward` is D, `velocity` = (cos(t) x_t - D) / sin(t)."
     def __init__(self, denoiser, sigma_data:float):
@@ -132,12 +133,13 @@ def trigflow_tangent(F, x_t, t, dxdt, sigma_data:float, r:float=1., c:float|None
     if c is not None: g = g / (append_dims(g.flatten(1).norm(dim=1), g.ndim) + c)
     return F_minus, g
 
-# %% ../nbs/13_consistency.ipynb #56a60be3
+# %% ../nbs/13_consistency.ipynb #dd3caeb8
 def scm_loss(F_pred, F_minus, g, logvar=None):
     "sCM's loss, e^w / D ||F - F_minus - g||^2 - w per sample (D values each), averaged over the batch; w = 0 without a weight head. Its value is no measure of progress: F - F_minus is 0 in value."
     err = (F_pred - F_minus - g).float().flatten(1).pow(2).mean(1)
     return err.mean() if logvar is None else (logvar.exp() * err - logvar).mean()
 
+# %% ../nbs/13_consistency.ipynb #8b168f28
 class SCMTrainCB(TrainCB):
     "sCM's training step for the Learner: draw t and noise, take dx/dt from the `teacher` (sCD: a TrigFlow model with `.velocity`) or from the data and its noise (sCT: `teacher=None`), the tangent with warm-up r = min(1, step / `warmup_steps`), then `scm_loss`. Lesson 02's NaN watch is inherited; `steps` is saved in checkpoints."
     def __init__(self, teacher=None, p_mean:float=-1., p_std:float=1.4, warmup_steps:int=0, c:float|None=0.1, generator=None, label_arg:str|None=None, check_every:int=100):
@@ -174,13 +176,16 @@ class SCMTrainCB(TrainCB):
     def state_dict(self): return {'steps': self.steps}
     def load_state_dict(self, state, learn): self.steps = state['steps']
 
+# %% ../nbs/13_consistency.ipynb #784786ba
 def consistency_learner(model, dls, teacher=None, lr:float=1e-4, warmup_steps:int=0, c:float|None=0.1, p_mean:float=-1., p_std:float=1.4,
-                        generator=None, label_arg:str|None=None, device=None, betas=(0.9, 0.99), cbs=()) -> Learner:
-    "A Learner that trains the TrigFlow `model` by sCD (from `teacher`) or sCT (`teacher=None`) with `SCMTrainCB`: Adam at a constant `lr`, float32 throughout (the JVP wants it), `learn.scm` the step. Fit with `valid=False`: a validation loss would mean nothing."
+                        generator=None, label_arg:str|None=None, device=None, betas=(0.9, 0.99), ema_decay:float|None=0.999, ema_rampup:float|None=0.05,
+                        cbs=()) -> Learner:
+    "A Learner that trains the TrigFlow `model` by sCD (from `teacher`) or sCT (`teacher=None`) with `SCMTrainCB`: Adam at a constant `lr`, float32 throughout (the JVP wants it), an EMA of the weights (`learn.ema`, None if `ema_decay` is None), `learn.scm` the step. Fit with `valid=False`: a validation loss would mean nothing."
     device = torch.device(def_device if device is None else device)
     step = SCMTrainCB(teacher, p_mean, p_std, warmup_steps, c, generator, label_arg)
-    learn = Learner(model, dls, None, lr=lr, cbs=[DeviceCB(device), step, MetricsCB(), *cbs], opt_func=fast_opt(torch.optim.Adam, device, betas=betas))
-    learn.scm = step
+    ema = EMAWarmupCB(ema_decay, ema_rampup) if ema_decay is not None else None
+    learn = Learner(model, dls, None, lr=lr, cbs=[DeviceCB(device), step, MetricsCB(), *([ema] if ema else []), *cbs], opt_func=fast_opt(torch.optim.Adam, device, betas=betas))
+    learn.scm, learn.ema = step, ema
     return learn
 
 # %% ../nbs/13_consistency.ipynb #dbd50dd2

@@ -503,8 +503,8 @@ def real_floor(ev, images, n:int, seeds=(0,), prepare=None, score=None) -> dict:
 # %% ../nbs/15_guidance.ipynb #c9b33842
 @torch.inference_mode()
 def score_samples(ev:ImageEval, classifier:nn.Module, xs:torch.Tensor, labels:torch.Tensor) -> dict:
-    "FID of samples `xs` against `ev`'s reference, and `top1`: the share that `classifier.head`, applied to the same features, puts in the class of `labels`."
+    "Lesson 06's report of samples `xs` against `ev`'s reference (fid, kid, precision, recall, pixel statistics and `pixel_check`), and `top1`: the share that `classifier.head`, applied to the same features, puts in the class of `labels`."
     feats = ev.features(xs)
     head = classifier.head
     pred = head(feats.to(head.weight.device, head.weight.dtype)).argmax(1).cpu()
-    return dict(fid=ev.fid_feats(feats), top1=(pred == labels.cpu()).double().mean().item())
+    return dict(**ev.report_feats(feats, ev.pixel_stats(xs)), top1=(pred == labels.cpu()).double().mean().item())

@@ -11,12 +11,13 @@ from .diffusion import NoisingCB, Method, append_dims, per_item
 from pathlib import Path
 from .checkpoint import spec_of, load_model
 from .learner import check_labels
-from .samplers import VelocityDenoiser, shift_times, flow_times, sample_flow_euler
+from .samplers import VelocityDenoiser, shift_times, flow_times, sample_flow_euler, DATA_RANGE
 
 # %% auto #0
 __all__ = ['check_times', 'logit_normal_density', 'rand_logit_normal', 'flow_train_times', 'flow_noisify', 'FlowCB',
-           'FlowVelocity', 'velocity_to_denoiser', 'DenoiserVelocity', 'denoiser_to_velocity', 'GuidedVelocity',
-           'flow_straightness', 'flow_checkpoint_path', 'load_flow', 'rectified_flow_method']
+           'FlowVelocity', 'velocity_to_denoiser', 'DenoiserVelocity', 'denoiser_to_velocity', 'ClippedVelocity',
+           'clipped_velocity', 'GuidedVelocity', 'flow_straightness', 'flow_checkpoint_path', 'load_flow',
+           'rectified_flow_method']
 
 # %% ../nbs/12_flows.ipynb #cdcbba4b
 def check_times(t:torch.Tensor, name:str='t'):
@@ -107,6 +108,21 @@ class DenoiserVelocity(nn.Module):
 def denoiser_to_velocity(denoiser):
     "A denoiser `D(x, sigma)` as a velocity model `v(x_t, t)` on the same marginals (sigma = t/(1 - t)); defined for 0 < t < 1, so sample it from t_max = sigma_max/(1 + sigma_max)."
     return DenoiserVelocity(denoiser)
+
+class ClippedVelocity(nn.Module):
+    "Lesson 06b's x0 policy on rectified flow's clock: the clean estimate x_t - t v of `model(x_t, t)` clipped to `data_range`, and the velocity that goes with it, (x_t - x0) / t (v itself at t = 0)."
+    def __init__(self, model, data_range=DATA_RANGE):
+        super().__init__()
+        self.model, self.data_range = model, tuple(data_range)
+    def forward(self, x, t, **extra_args):
+        v = self.model(x, t, **extra_args)
+        tt = append_dims(_unit_time(t, x), x.ndim)
+        x0 = (x - tt * v).clamp(*self.data_range)
+        return torch.where(tt > 0, (x - x0) / tt.clamp_min(1e-12), v)
+
+def clipped_velocity(model, data_range=DATA_RANGE) -> ClippedVelocity:
+    "A velocity model under the course's x0 policy (lesson 06b's `clipped`, on the unit clock)."
+    return ClippedVelocity(model, data_range)
 
 # %% ../nbs/12_flows.ipynb #d4cc98ce
 class GuidedVelocity(nn.Module):

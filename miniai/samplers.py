@@ -11,7 +11,7 @@ from .core import random_tensor, def_device, progress, check_generator, ItemGene
 from .diffusion import append_dims
 
 # %% auto #0
-__all__ = ['SAMPLER_ARGS', 'CALLBACK_KEYS', 'starts_from', 'first_point', 'unit_noise', 'check_schedule', 'init_noise', 'count_calls', 'check_sampler', 'generate', 'x0_from_eps', 'sample_ddpm', 'sample_ddim', 'append_zero', 'sigmas_karras', 'check_sigmas', 'to_d', 'default_noise_sampler', 'sample_heun', 'sample_euler', 'EpsDenoiser', 'VelocityDenoiser', 'get_ancestral_step', 'sample_euler_ancestral', 'lms_coefficient', 'sample_lms', 'sample_dpmpp_2m', 'sigmas_karras_calls', 'shift_times', 'flow_times', 'check_flow_times', 'sample_flow_euler', 'sample_flow_heun', 'data_sized_noise', 'consistency_times', 'sample_consistency', 'own_clock_noise', 'sample_method_ddim']
+__all__ = ['SAMPLER_ARGS', 'CALLBACK_KEYS', 'DATA_RANGE', 'starts_from', 'first_point', 'unit_noise', 'check_schedule', 'init_noise', 'count_calls', 'check_sampler', 'generate', 'ClippedDenoiser', 'clipped', 'x0_from_eps', 'sample_ddpm', 'sample_ddim', 'append_zero', 'sigmas_karras', 'check_sigmas', 'to_d', 'default_noise_sampler', 'sample_heun', 'sample_euler', 'EpsDenoiser', 'VelocityDenoiser', 'get_ancestral_step', 'sample_euler_ancestral', 'lms_coefficient', 'sample_lms', 'sample_dpmpp_2m', 'sigmas_karras_calls', 'shift_times', 'flow_times', 'check_flow_times', 'sample_flow_euler', 'sample_flow_heun', 'data_sized_noise', 'consistency_times', 'sample_consistency', 'own_clock_noise', 'sample_method_ddim']
 
 # %% ../nbs/06b_sampling.ipynb #2cad3d66
 SAMPLER_ARGS = ('model', 'x', 'schedule', 'extra_args', 'callback', 'generator')
@@ -140,6 +140,21 @@ def generate(sampler, model, n:int, schedule, shape=(1, 32, 32), batch_size:int=
         return x.clamp(-1, 1) if clamp else x
     finally:
         for m, t in zip(nets, was_training): m.train(t)
+
+# %% ../nbs/06b_sampling.ipynb #bbc88760
+DATA_RANGE = (-1., 1.)   # pixels of every image data set in the course, after lesson 01's conversion
+
+class ClippedDenoiser(nn.Module):
+    "A denoiser D(x, sigma, **extra_args) whose estimate is clipped to [lo, hi]: the course's x0 policy in pixel space, the same for every method."
+    def __init__(self, denoiser, lo:float=DATA_RANGE[0], hi:float=DATA_RANGE[1]):
+        super().__init__()
+        if not lo < hi: raise ValueError(f"the clip range must have lo < hi, got [{lo}, {hi}]")
+        self.denoiser, self.lo, self.hi = denoiser, lo, hi
+    def forward(self, x, sigma, **extra_args): return self.denoiser(x, sigma, **extra_args).clamp(self.lo, self.hi)
+
+def clipped(denoiser, data_range=DATA_RANGE) -> ClippedDenoiser:
+    "`denoiser` under the x0 policy: its estimate clipped to `data_range` (default the course's [-1, 1])."
+    return ClippedDenoiser(denoiser, *data_range)
 
 # %% ../nbs/07_ddpm.ipynb #889ddc2a
 def x0_from_eps(x:torch.Tensor, eps:torch.Tensor, abar) -> torch.Tensor:
@@ -454,14 +469,17 @@ def own_clock_noise(model, schedule) -> float:
 
 @starts_from(own_clock_noise)
 @torch.no_grad()
-def sample_method_ddim(model, x, ts, extra_args=None, callback=None, generator=None):
-    "DDIM on the method's own clock, one call per time in `ts`: read (x0, z) off the model at t, move to x_t' = a(t') x0 + b(t') z at the next time, and return x0 after the last. `x` starts at ts[0] (noise(ts[0]) z for pure noise)."
+def sample_method_ddim(model, x, ts, extra_args=None, callback=None, generator=None, clip:tuple|None=None):
+    "DDIM on the method's own clock, one call per time in `ts`: read (x0, z) off the model at t, move to x_t' = a(t') x0 + b(t') z at the next time, and return x0 after the last. `x` starts at ts[0] (noise(ts[0]) z for pure noise). `clip` (lo, hi): lesson 06b's x0 policy, x0 clipped and z made consistent with it, as lesson 07's DDIM does."
     m = model.method
     check_schedule(ts, 'ts', low=0., high=math.inf if m.t_max is None else m.t_max, end=None, min_len=1)   # inside the method's clock (e.g. method_times)
     m, extra_args = model.method, extra_args or {}
     for i, t in enumerate(ts):
         tt = t.expand(len(x))
         x0, z = m.x0_and_noise(x, tt, model(x, tt, **extra_args))
+        if clip is not None:
+            x0 = x0.clamp(*clip)
+            z = (x - append_dims(m.signal(tt), x.ndim).to(x.dtype) * x0) / append_dims(m.noise(tt), x.ndim).to(x.dtype)   # the noise consistent with the clipped x0
         if callback: callback(dict(i=i, x=x, t=t, t_next=ts[i + 1] if i + 1 < len(ts) else None, denoised=x0))
         if i + 1 == len(ts): return x0
         t_next = ts[i + 1]

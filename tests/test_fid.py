@@ -104,6 +104,26 @@ def test_report_keys_and_reference_work_done_once():
     assert ev._radii[40, 3] is radii                          # the reference radii for this count are computed once
     with pytest.raises(ValueError, match='at least 4 images'): ev.report(x[:3])
 
+def test_score_samples_is_the_report_and_the_class_share():
+    "Lesson 15's scorer: the whole report from one pass of features, plus the share that the classifier's head puts in the asked class."
+    import torch.nn as nn
+    from miniai.fid import score_samples
+    calls = []
+    def feats(x): calls.append(len(x)); return x.flatten(1)[:, ::49]
+    ev = ImageEval(feats, torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)), device='cpu')
+    clf = nn.Module(); clf.head = nn.Linear(16, 3)
+    x = torch.rand(40, 1, 28, 28, generator=torch.Generator().manual_seed(5)) * 2 - 1
+    labels = torch.arange(40) % 3
+    n_before = len(calls)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', SmallSampleWarning)
+        r, fid = score_samples(ev, clf, x, labels), ev.fid(x)
+    assert calls[n_before] == 40 and len(calls) == n_before + 2          # one pass of features for the scorer, one for ev.fid
+    for key in ('fid', 'kid', 'kid_se', 'precision', 'recall', 'pix_mean', 'pixel_check', 'top1'): assert key in r, key
+    assert r['fid'] == pytest.approx(fid)
+    with torch.no_grad(): want = (clf.head(ev.features(x).float()).argmax(1) == labels).double().mean().item()
+    assert r['top1'] == pytest.approx(want)
+
 # --- issue 24's done-when, on lesson 05's shipped classifier features ---
 
 @pytest.fixture(scope='module')

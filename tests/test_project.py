@@ -178,6 +178,16 @@ def test_every_notebook_is_in_the_teaching_order():
     assert sorted(listed) == on_disk, f"scripts/lessons.sh and nbs/ disagree: missing {sorted(set(on_disk) - set(listed))}, extra {sorted(set(listed) - set(on_disk))}"
     assert listed.index('07a_unet') < listed.index('07_ddpm') and listed.index('06a_diffusion') < listed.index('07a_unet')
 
+def test_later_lessons_keep_code_cells_short():
+    "From lesson 08 on, a lesson's second half must not turn into a lab report: no code cell over 40 lines (orchestration belongs in `miniai.experiment`)."
+    long = []
+    for nb_path in sorted((ROOT/'nbs').glob('[0-9][0-9]*.ipynb')):
+        if int(nb_path.name[:2]) < 8: continue
+        for i, c in enumerate(json.loads(nb_path.read_text())['cells']):
+            n = len(''.join(c['source']).splitlines())
+            if c['cell_type'] == 'code' and n > 40: long.append(f"{nb_path.name}, cell {i}: {n} lines")
+    assert not long, "code cells over 40 lines (split them, or move the machinery into the library):\n" + '\n'.join(long)
+
 def test_published_outputs_match_their_code():
     "A lesson with outputs carries a record of the cpu- or gpu-mode run that made them, and its code is still the code of that run."
     sys.path.insert(0, str(ROOT/'tools'))
