@@ -13,7 +13,7 @@ from .unet import _norm, zero_init, Downsample, Upsample
 # %% auto #0
 __all__ = ['gan_d_loss', 'gan_g_loss', 'DiagonalGaussian', 'ConvResBlock', 'Encoder', 'Decoder', 'Autoencoder',
            'PatchDiscriminator', 'ClassifierPerceptual', 'AELossWeights', 'autoencoder_loss', 'AutoencoderTrainer',
-           'latent_scale']
+           'latent_scale', 'psnr', 'reconstruct']
 
 # %% ../nbs/17a_autoencoder.ipynb #b79382e3
 def gan_d_loss(real_logits:torch.Tensor, fake_logits:torch.Tensor, kind:str='nonsaturating') -> torch.Tensor:
@@ -211,3 +211,18 @@ def latent_scale(ae:Autoencoder, images:torch.Tensor, batch_size:int=256, genera
     z = torch.cat(zs)
     if z.numel() < 2: raise ValueError("latent_scale needs at least two latent values to measure a spread")
     return 1 / z.std().item(), z.transpose(0, 1).flatten(1).std(1).cpu()
+
+# %% ../nbs/17a_autoencoder.ipynb #59b87d8e
+def psnr(x:torch.Tensor, y:torch.Tensor, data_range:float=2.) -> torch.Tensor:
+    "Peak signal-to-noise ratio of `y` against `x` per item, in dB: 10 log10(data_range^2 / MSE); `data_range` 2 for images in [-1, 1]."
+    if x.shape != y.shape: raise ValueError(f"PSNR compares images of one shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    return 10 * torch.log10(data_range**2 / (x.double() - y.double()).square().flatten(1).mean(1))
+
+@torch.no_grad()
+def reconstruct(ae:Autoencoder, images:torch.Tensor, batch_size:int=64) -> torch.Tensor:
+    "Reconstructions (the decoded posterior mode) in [-1, 1], float32 on the CPU, of uint8 `images` (N, C, H, W)."
+    if images.dtype != torch.uint8: raise TypeError(f"reconstruct takes uint8 images (0..255), got {images.dtype}")
+    device, out = next(ae.parameters()).device, []
+    for i in range(0, len(images), batch_size):
+        out.append(ae(images[i:i+batch_size].to(device).float() / 127.5 - 1, sample=False)[0].clamp(-1, 1).float().cpu())
+    return torch.cat(out)

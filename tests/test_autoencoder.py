@@ -77,3 +77,14 @@ def test_latent_scale_gives_unit_variance():
     z = ae.encode(images.float() / 127.5 - 1).sample(torch.Generator().manual_seed(1)).double()
     assert ch.shape == (4,)
     torch.testing.assert_close((z * scale).std().item(), 1.)
+
+def test_psnr_and_reconstruct():
+    from miniai.autoencoder import psnr, reconstruct
+    x = torch.rand(2, 3, 4, 4, dtype=torch.float64) * 2 - 1
+    torch.testing.assert_close(psnr(x, x - 0.2), torch.full((2,), 10 * math.log10(4 / 0.04), dtype=torch.float64))
+    with pytest.raises(ValueError, match='one shape'): psnr(x, x[:1])
+    ae = Autoencoder(width=8, max_mult=1, factor=4)
+    images = torch.randint(0, 256, (3, 3, 8, 8), dtype=torch.uint8)
+    r = reconstruct(ae, images, batch_size=2)
+    assert r.shape == (3, 3, 8, 8) and r.dtype == torch.float32 and r.abs().max() <= 1
+    with pytest.raises(TypeError, match='uint8'): reconstruct(ae, images.float())
