@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import random_tensor, check_generator
 from .unet import _norm, zero_init, Downsample, Upsample
+from .checkpoint import register_model
 
 # %% auto #0
 __all__ = ['gan_d_loss', 'gan_g_loss', 'DiagonalGaussian', 'ConvResBlock', 'Encoder', 'Decoder', 'Autoencoder',
@@ -80,6 +81,7 @@ class Decoder(nn.Sequential):
         super().__init__(*layers)
 
 # %% ../nbs/17a_autoencoder.ipynb #f7d34721
+@register_model
 class Autoencoder(nn.Module):
     "`encode(x)` images (N, channels, H, W) in [-1, 1], H and W multiples of `factor`, to a `DiagonalGaussian` over latents (N, z_channels, H/factor, W/factor); `decode(z)` back; `forward(x, generator)` -> (reconstruction, posterior)."
     def __init__(self, channels:int=3, z_channels:int=4, factor:int=8, width:int=32, max_mult:int=4, n_blocks:int=1):
@@ -111,6 +113,7 @@ class Autoencoder(nn.Module):
         return self.decode(post.sample(generator) if sample else post.mode()), post
 
 # %% ../nbs/17a_autoencoder.ipynb #fc4a8318
+@register_model
 class PatchDiscriminator(nn.Sequential):
     "Images (N, channels, H, W) to a map of real-or-fake logits (N, 1, H/2^n_layers - 2, ...): `n_layers` stride-2 4x4 convolutions, a stride-1 one, and a 1-channel 4x4 convolution; GroupNorm and LeakyReLU(0.2) between."
     def __init__(self, channels:int=3, width:int=64, n_layers:int=2, max_mult:int=8):

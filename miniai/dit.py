@@ -8,6 +8,7 @@ import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from .learner import check_labels
 from .unet import timestep_embedding, zero_init
+from .checkpoint import register_model
 
 # %% auto #0
 __all__ = ['patchify', 'unpatchify', 'pos_embedding_2d', 'modulate', 'DiTBlock', 'TimeClassEmbedding', 'DiT']
@@ -78,6 +79,7 @@ class TimeClassEmbedding(nn.Module):
         return emb + self.class_emb(c)
 
 # %% ../nbs/17_latent_dit.ipynb #ccdf5969
+@register_model
 class DiT(nn.Module):
     "A diffusion transformer: `forward(x, c_noise, c=None)` maps latents (N, in_channels, img_size, img_size), what the method says of the time (scalar or (N,)) and optional labels c (N,) in 0..n_classes (n_classes: no class) to (N, out_channels, img_size, img_size)."
     def __init__(self, in_channels:int=4, out_channels:int|None=None, img_size:int=8, patch:int=2, dim:int=384, depth:int=12, n_heads:int=6,

@@ -88,3 +88,10 @@ def test_psnr_and_reconstruct():
     r = reconstruct(ae, images, batch_size=2)
     assert r.shape == (3, 3, 8, 8) and r.dtype == torch.float32 and r.abs().max() <= 1
     with pytest.raises(TypeError, match='uint8'): reconstruct(ae, images.float())
+
+def test_models_round_trip_through_checkpoints(tmp_path):
+    from miniai.checkpoint import save_model, load_model
+    for m in (Autoencoder(z_channels=8, factor=4, width=8, max_mult=1), PatchDiscriminator(width=8)):
+        back = load_model(save_model(m, tmp_path/f'{type(m).__name__}.pt'))   # no expect=: the file names a registered factory
+        assert type(back) is type(m) and back.kwargs == m.kwargs
+        assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), back.state_dict().values()))

@@ -73,3 +73,10 @@ def test_class_conditioning_changes_the_output_after_training():
     with torch.no_grad():
         a, b, null = net(x, 0.5, c=c), net(x, 0.5, c=1 - c), net(x, 0.5, c=torch.full_like(c, 2))
     assert (a - b).abs().max() > 1e-3 and (a - null).abs().max() > 1e-3
+
+def test_dit_round_trips_through_a_checkpoint(tmp_path):
+    from miniai.checkpoint import save_model, load_model
+    net = DiT(in_channels=4, img_size=8, dim=16, depth=1, n_heads=2, n_classes=3, pos='learned')
+    back = load_model(save_model(net, tmp_path/'dit.pt'))
+    assert type(back) is DiT and back.kwargs == net.kwargs
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), back.state_dict().values()))
