@@ -60,7 +60,8 @@ def calls_sweep(ev, arms:dict[str, Callable[[int, int, int], torch.Tensor]], cal
     return pd.DataFrame(rows)
 
 def save_table(table:pd.DataFrame, lesson:str, name:str, **columns) -> Path:
-    "Save `table` (plus constant `columns`, e.g. the run's precision) as `{lesson}_{name}_{mode}.csv` in the results folder (`data/runs` in quick mode, so smoke tests never touch published results); returns the path."
+    "Save `table` (plus constant `columns`, e.g. the run's precision) as `{lesson}_{name}_{mode}.csv` in the results folder (`data/runs` in quick mode, so smoke tests never touch published results); returns the path. A constant whose name the table already uses (the report's `precision`, say) is saved as `run_<name>`: it never overwrites a measured column."
     path = results_folder() / f'{lesson}_{name}_{run_mode()}.csv'
-    table.assign(mode=run_mode(), **columns).to_csv(path, index=False)
+    columns = {(f'run_{k}' if k in table.columns else k): v for k, v in {'mode': run_mode(), **columns}.items()}
+    table.assign(**columns).to_csv(path, index=False)
     return path
