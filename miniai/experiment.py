@@ -13,7 +13,7 @@ from .learner import *
 from .diffusion import diffusion_learner
 
 # %% auto #0
-__all__ = ['fmnist_tensors', 'fmnist_dls', 'train_run', 'calls_sweep', 'save_table']
+__all__ = ['SCORES', 'fmnist_tensors', 'fmnist_dls', 'train_run', 'calls_sweep', 'save_table', 'scores']
 
 # %% ../nbs/06c_experiments.ipynb #c03d3e9a
 @cache
@@ -65,3 +65,12 @@ def save_table(table:pd.DataFrame, lesson:str, name:str, **columns) -> Path:
     columns = {(f'run_{k}' if k in table.columns else k): v for k, v in {'mode': run_mode(), **columns}.items()}
     table.assign(**columns).to_csv(path, index=False)
     return path
+
+# %% ../nbs/06c_experiments.ipynb #c5d567e4
+SCORES = ('fid', 'kid', 'kid_se', 'precision', 'recall', 'pixel_check')
+
+def scores(report:dict) -> dict:
+    "The headline numbers (`SCORES`) of an `ImageEval.report`, for one row of a lesson's table; the pixel statistics stay in the full report."
+    missing = [k for k in SCORES if k not in report]
+    if missing: raise KeyError(f"not an ImageEval.report: {missing} missing; pass the dict that ev.report(images) returns")
+    return {k: report[k] for k in SCORES}
