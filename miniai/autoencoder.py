@@ -7,14 +7,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 import torch, torch.nn as nn, torch.nn.functional as F
-from .core import random_tensor, check_generator
+from pathlib import Path
+from .core import random_tensor, check_generator, data_dir, run_mode
 from .unet import _norm, zero_init, Downsample, Upsample
 from .checkpoint import register_model
 
 # %% auto #0
 __all__ = ['gan_d_loss', 'gan_g_loss', 'DiagonalGaussian', 'ConvResBlock', 'Encoder', 'Decoder', 'Autoencoder',
            'PatchDiscriminator', 'ClassifierPerceptual', 'AELossWeights', 'autoencoder_loss', 'AutoencoderTrainer',
-           'latent_scale', 'psnr', 'reconstruct']
+           'encode_latents', 'decode_latents', 'latent_scale', 'autoencoder_path', 'psnr', 'reconstruct']
 
 # %% ../nbs/17a_autoencoder.ipynb #b79382e3
 def gan_d_loss(real_logits:torch.Tensor, fake_logits:torch.Tensor, kind:str='nonsaturating') -> torch.Tensor:
@@ -90,6 +91,11 @@ class Autoencoder(nn.Module):
         self.kwargs = dict(channels=channels, z_channels=z_channels, factor=factor, width=width, max_mult=max_mult, n_blocks=n_blocks)
         self.channels, self.z_channels, self.factor = channels, z_channels, factor
         self.encoder, self.decoder = Encoder(**self.kwargs), Decoder(**self.kwargs)
+
+    @property
+    def spec(self) -> dict:
+        "How to rebuild it (lesson 04a's format). It names the exported class, which this notebook's own copy (in `__main__`) could not."
+        return {'factory': 'miniai.autoencoder.Autoencoder', 'kwargs': dict(self.kwargs)}
 
     def encode(self, x:torch.Tensor) -> DiagonalGaussian:
         if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != self.channels:
@@ -203,17 +209,30 @@ class AutoencoderTrainer:
 
 # %% ../nbs/17a_autoencoder.ipynb #f91b6191
 @torch.no_grad()
-def latent_scale(ae:Autoencoder, images:torch.Tensor, batch_size:int=256, generator:torch.Generator|None=None) -> tuple[float, torch.Tensor]:
-    "(1/std of all latent values, per-channel std) of posterior samples for `images` (float in [-1, 1], or uint8 0..255): multiply latents by the first to give them unit variance."
-    device = next(ae.parameters()).device
-    zs = []
+def encode_latents(ae:Autoencoder, images:torch.Tensor, scale:float=1., sample:bool=True, batch_size:int=256, generator:torch.Generator|None=None) -> torch.Tensor:
+    "Latents times `scale` (float32, CPU) of `images` (uint8 0..255, or float in [-1, 1]), in batches: a posterior sample of each (its mode if not `sample`)."
+    device, out = next(ae.parameters()).device, []
     for i in range(0, len(images), batch_size):
         x = images[i:i+batch_size].to(device)
-        x = x.float() / 127.5 - 1 if x.dtype == torch.uint8 else x
-        zs.append(ae.encode(x).sample(generator).double())
-    z = torch.cat(zs)
+        post = ae.encode(x.float() / 127.5 - 1 if x.dtype == torch.uint8 else x)
+        out.append((post.sample(generator) if sample else post.mode()).float().cpu() * scale)
+    return torch.cat(out)
+
+@torch.no_grad()
+def decode_latents(ae:Autoencoder, z:torch.Tensor, scale:float=1., batch_size:int=256) -> torch.Tensor:
+    "Images in [-1, 1] (float32, CPU) from latents `z` that were multiplied by `scale`: divide, decode in batches, clamp."
+    device = next(ae.parameters()).device
+    return torch.cat([ae.decode(z[i:i+batch_size].to(device) / scale).clamp(-1, 1).float().cpu() for i in range(0, len(z), batch_size)])
+
+def latent_scale(ae:Autoencoder, images:torch.Tensor, batch_size:int=256, generator:torch.Generator|None=None) -> tuple[float, torch.Tensor]:
+    "(1/std of all latent values, per-channel std) of posterior samples for `images` (float in [-1, 1], or uint8 0..255): multiply latents by the first to give them unit variance."
+    z = encode_latents(ae, images, batch_size=batch_size, generator=generator).double()
     if z.numel() < 2: raise ValueError("latent_scale needs at least two latent values to measure a spread")
-    return 1 / z.std().item(), z.transpose(0, 1).flatten(1).std(1).cpu()
+    return 1 / z.std().item(), z.transpose(0, 1).flatten(1).std(1)
+
+def autoencoder_path(mode:str|None=None) -> Path:
+    "Where lesson 17a saves the autoencoder that lesson 17 diffuses in, for `mode` (default: the current run mode)."
+    return data_dir('checkpoints', f'17a_autoencoder_{mode or run_mode()}.pt')
 
 # %% ../nbs/17a_autoencoder.ipynb #59b87d8e
 def psnr(x:torch.Tensor, y:torch.Tensor, data_range:float=2.) -> torch.Tensor:

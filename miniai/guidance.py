@@ -15,10 +15,10 @@ __all__ = ['guided_samples']
 # %% ../nbs/15_guidance.ipynb #92599ed2
 @torch.no_grad()
 def guided_samples(model, labels:torch.Tensor, w:float, n_steps:int, shape, null_label:int, sampler=sample_flow_euler, shift:float=1.,
-                   generator:torch.Generator|None=None, batch_size:int=256, device=None, autocast:bool=False, data_range=DATA_RANGE) -> tuple[torch.Tensor, float]:
-    "One sample in [-1, 1] (float32, CPU) for each of `labels`, from `sampler` on `GuidedVelocity(model, w, null_label)` over `flow_times(n_steps, shift)`, under lesson 06b's x0 policy (`data_range`; None: no clipping); and the network evaluations each sample cost."
+                   generator:torch.Generator|None=None, batch_size:int=256, device=None, autocast:bool=False, data_range=DATA_RANGE, clamp:bool=True) -> tuple[torch.Tensor, float]:
+    "One sample (float32, CPU) for each of `labels`, from `sampler` on `GuidedVelocity(model, w, null_label)` over `flow_times(n_steps, shift)`, under lesson 06b's x0 policy (`data_range`; None: no clipping), clamped to [-1, 1] (not with `clamp=False`: latents, say, are not images); and the network evaluations each sample cost."
     guided = GuidedVelocity(model, w, null_label)
     device = torch.device(def_device if device is None else device)
     xs = generate(sampler, guided if data_range is None else clipped_velocity(guided, data_range), len(labels), flow_times(n_steps, shift, device=device), shape=shape, extra_args=dict(c=labels.to(device)),
-                  batch_size=batch_size, generator=generator, device=device, clamp=True, autocast=autocast)
+                  batch_size=batch_size, generator=generator, device=device, clamp=clamp, autocast=autocast)
     return xs, guided.evals / len(labels)

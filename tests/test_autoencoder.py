@@ -2,7 +2,8 @@
 import math
 import pytest, torch
 from miniai.autoencoder import (DiagonalGaussian, Autoencoder, PatchDiscriminator, AELossWeights, AutoencoderTrainer, autoencoder_loss,
-                                gan_d_loss, gan_g_loss, latent_scale)
+                                gan_d_loss, gan_g_loss, latent_scale, encode_latents, decode_latents, autoencoder_path)
+from miniai.checkpoint import save_model, load_model
 
 def test_kl_matches_closed_form_and_torch_distributions():
     params = torch.randn(4, 6, 3, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
@@ -95,3 +96,22 @@ def test_models_round_trip_through_checkpoints(tmp_path):
         back = load_model(save_model(m, tmp_path/f'{type(m).__name__}.pt'))   # no expect=: the file names a registered factory
         assert type(back) is type(m) and back.kwargs == m.kwargs
         assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), back.state_dict().values()))
+
+def test_latents_round_trip_through_scale_and_a_saved_file(tmp_path, monkeypatch):
+    "Scaled latents decode to the same images as the autoencoder itself; the saved autoencoder (its spec names the library class) reloads with its meta and the same outputs."
+    torch.manual_seed(0)
+    ae = Autoencoder(z_channels=4, factor=4, width=8, max_mult=2).eval()
+    x = torch.randint(0, 256, (3, 3, 16, 16), dtype=torch.uint8)
+    z = encode_latents(ae, x, 0.5, sample=False, batch_size=2)
+    assert z.shape == (3, 4, 4, 4) and z.dtype == torch.float32
+    with torch.no_grad(): want = ae(x.float() / 127.5 - 1, sample=False)[0].clamp(-1, 1)
+    torch.testing.assert_close(decode_latents(ae, z, 0.5, batch_size=2), want)
+    g = lambda: torch.Generator().manual_seed(1)
+    assert torch.equal(encode_latents(ae, x, generator=g()), encode_latents(ae, x, generator=g()))
+    assert not torch.equal(encode_latents(ae, x, generator=g()), encode_latents(ae, x, sample=False))
+    monkeypatch.setenv('MINIAI_DATA', str(tmp_path)); monkeypatch.setenv('MINIAI_MODE', 'quick')
+    path = save_model(ae, autoencoder_path(), expect=Autoencoder, latent_scale=0.5)
+    assert path == tmp_path/'checkpoints'/'17a_autoencoder_quick.pt'
+    back = load_model(path, expect=Autoencoder)
+    assert back.meta['latent_scale'] == 0.5
+    torch.testing.assert_close(decode_latents(back, z, 0.5), want)

@@ -135,14 +135,14 @@ def test_colab_cell_installs_from_the_repository(tmp_path, monkeypatch, capsys):
     for nb in lessons(): exec(_first_cell(nb.stem), {})
     assert calls == [] and capsys.readouterr().out == '', "outside Colab the first cell must do nothing"
     monkeypatch.setitem(sys.modules, 'google.colab', types.ModuleType('google.colab'))
-    needing = {'11_samplers': '10_karras', '13_consistency': '10_karras'}   # scripts/lessons.sh NEEDS
+    needing = {'11_samplers': '10_karras', '13_consistency': '10_karras', '17_latent_dit': '17a_autoencoder'}   # scripts/lessons.sh NEEDS
     assert {nb.stem: maker for nb in lessons() for _, maker in needs(nb.stem)} == needing
     for nb in lessons():
         calls.clear()
         exec(_first_cell(nb.stem), {})
         assert calls == [[sys.executable, '-m', 'pip', 'install', '-q', f"{cfg['lib_name']} @ git+{cfg['git_url']}"]], f"{nb.name}: {calls}"
         out = capsys.readouterr().out
-        if nb.stem in needing: assert f"run nbs/{needing[nb.stem]}.ipynb in Colab first" in out and '10_karras_quick.pt' in out, f"{nb.name}: {out!r}"
+        if nb.stem in needing: assert f"run nbs/{needing[nb.stem]}.ipynb in Colab first" in out and f'{needing[nb.stem]}_quick.pt' in out, f"{nb.name}: {out!r}"
         else: assert out == '', f"{nb.name}: {out!r}"
     (tmp_path/'checkpoints').mkdir(); (tmp_path/'checkpoints'/'10_karras_quick.pt').touch()
     exec(_first_cell('11_samplers'), {})
