@@ -10,26 +10,19 @@ from .core import *
 from .datasets import load_tiny_imagenet, dataset_to_tensors
 from .resnet import ResNet, WeightsNotFoundError, package_weights_path, save_resnet, load_resnet
 from .fid import ImageEval
+from .learner import check_labels
 
 # %% auto #0
-__all__ = ['TINY_IMAGENET_MEAN', 'TINY_IMAGENET_STD', 'TINY_RESNET_KWARGS', 'TINY_WEIGHTS', 'check_labels', 'per_class_subset',
+__all__ = ['TINY_IMAGENET_MEAN', 'TINY_IMAGENET_STD', 'TINY_RESNET_KWARGS', 'TINY_WEIGHTS', 'per_class_subset',
            'tiny_imagenet_tensors', 'short_name', 'channel_stats', 'RGBResNet', 'top_k_accuracy', 'downsample_images',
            'UpsampledFeatures', 'tiny_imagenet_classifier', 'tiny_imagenet_eval']
 
 # %% ../nbs/14_tiny_imagenet.ipynb #0f8eac66
-def check_labels(labels:torch.Tensor, n_classes:int, name:str='labels') -> torch.Tensor:
-    "`labels` as checked class indices: an integer tensor with every value in [0, `n_classes`), else a `ValueError` that names what is wrong."
-    if not isinstance(labels, torch.Tensor) or labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
-        raise TypeError(f"{name} must be an integer tensor of class indices, got {getattr(labels, 'dtype', type(labels).__name__)}")
-    if len(labels) and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ValueError(f"{name} must be class indices in [0, {n_classes}), got values from {labels.min().item()} to {labels.max().item()}")
-    return labels
-
 def per_class_subset(labels:torch.Tensor, n_per_class:int|None, n_classes:int|None=None) -> torch.Tensor:
     "The indices (sorted) of the first `n_per_class` items of each class in `labels` (all of them if None); a class with fewer raises a `ValueError`."
     labels = torch.as_tensor(labels)
     n_classes = int(labels.max()) + 1 if n_classes is None else n_classes
-    check_labels(labels, n_classes)
+    check_labels(labels, n_classes)   # lesson 02's check of class indices
     if n_per_class is None: return torch.arange(len(labels))
     counts = torch.bincount(labels, minlength=n_classes)
     if counts.min() < n_per_class:
