@@ -244,7 +244,4 @@ def psnr(x:torch.Tensor, y:torch.Tensor, data_range:float=2.) -> torch.Tensor:
 def reconstruct(ae:Autoencoder, images:torch.Tensor, batch_size:int=64) -> torch.Tensor:
     "Reconstructions (the decoded posterior mode) in [-1, 1], float32 on the CPU, of uint8 `images` (N, C, H, W)."
     if images.dtype != torch.uint8: raise TypeError(f"reconstruct takes uint8 images (0..255), got {images.dtype}")
-    device, out = next(ae.parameters()).device, []
-    for i in range(0, len(images), batch_size):
-        out.append(ae(images[i:i+batch_size].to(device).float() / 127.5 - 1, sample=False)[0].clamp(-1, 1).float().cpu())
-    return torch.cat(out)
+    return decode_latents(ae, encode_latents(ae, images, sample=False, batch_size=batch_size), batch_size=batch_size)
