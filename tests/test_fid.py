@@ -83,6 +83,9 @@ def test_pixel_check_names_what_differs():
     assert pixel_check(dict(mean=-0.40, std=0.72, ends=0.50, binary=0.0), ref) == 'ok'
     msg = pixel_check(dict(mean=-0.38, std=0.93, ends=1.0, binary=1.0), ref)
     assert 'nearly black-and-white' in msg and 'ends of the range' in msg
+    # the ends are one-sided: fewer pixels at +-1 than the data (a background at -0.97) is not saturation
+    assert pixel_check(dict(mean=-0.41, std=0.69, ends=0.20, binary=0.0), ref) == 'ok'
+    assert 'ends of the range' in pixel_check(dict(mean=-0.41, std=0.75, ends=0.70, binary=0.0), ref)
 
 def test_report_keys_and_reference_work_done_once():
     calls = []
