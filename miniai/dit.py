@@ -4,7 +4,6 @@
 
 # %% ../nbs/17_latent_dit.ipynb #962a3811
 from __future__ import annotations
-import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from .learner import check_labels
 from .unet import timestep_embedding, zero_init
