@@ -4,13 +4,12 @@
 
 # %% ../nbs/04_accel.ipynb #57505dbe
 from __future__ import annotations
-import os, math, time, tempfile
+import math
 from copy import deepcopy
 from dataclasses import dataclass
 from functools import partial, lru_cache
 from pathlib import Path
-import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
-import matplotlib.pyplot as plt
+import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 from .core import *
 from .datasets import *
