@@ -411,3 +411,5 @@ def accelerate_demo(out, epochs:int=2, bs:int=32, lr:float=0.1):
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     torch.save({'model': learn.model.state_dict(), 'log': metrics.log, 'train_counts': acc_cb.train_counts,
                 'valid_counts': acc_cb.valid_counts, 'num_processes': acc_cb.acc.num_processes, 'rank': rank}, out/f'rank{rank}.pt')
+    acc_cb.acc.wait_for_everyone()
+    acc_cb.acc.end_training()   # destroys the process group: without it gloo's threads can abort the process at exit
