@@ -28,7 +28,17 @@ if [ $publish = 1 ]; then
   [ "$mode" = quick ] && { echo "--publish: lessons carry the outputs of cpu- or gpu-mode runs, not quick mode"; exit 2; }
   [ -n "$(git status --porcelain -- nbs miniai settings.ini 2>/dev/null)" ] && { echo "--publish: commit your changes first (the record names the commit the outputs come from)"; exit 2; }
 fi
-device=$(.venv/bin/python -c "import os, platform, torch; from miniai.core import def_device; print(torch.cuda.get_device_name() if def_device.type == 'cuda' else f'{os.cpu_count()}-core {platform.machine()} CPU')")
+# the device for the run record; a CPU is named by its model too, as CPUs of one architecture differ (bf16 units or not)
+device=$(.venv/bin/python - <<'PY'
+import os, platform, torch
+from miniai.core import def_device
+def cpu_model():
+    try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    except (OSError, StopIteration): return platform.processor()
+model = cpu_model()
+print(torch.cuda.get_device_name() if def_device.type == 'cuda' else f"{os.cpu_count()}-core {platform.machine()} CPU" + (f" ({model})" if model else ''))
+PY
+)
 # lesson 04's decision for this device (the training precision of diffusion_learner; compile is decided per run length and printed by the lessons)
 precision=$(.venv/bin/python -c "from miniai.accel import precision_for; print(precision_for().name)")
 run_one() {   # run_one NAME: execute nbs/NAME.ipynb into data/runs/, first running any lesson whose model it needs and lacks
