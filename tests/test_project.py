@@ -142,7 +142,10 @@ def test_colab_cell_installs_from_the_repository(tmp_path, monkeypatch, capsys):
         exec(_first_cell(nb.stem), {})
         assert calls == [[sys.executable, '-m', 'pip', 'install', '-q', f"{cfg['lib_name']} @ git+{cfg['git_url']}"]], f"{nb.name}: {calls}"
         out = capsys.readouterr().out
-        if nb.stem in needing: assert f"run nbs/{needing[nb.stem]}.ipynb in Colab first" in out and f'{needing[nb.stem]}_quick.pt' in out, f"{nb.name}: {out!r}"
+        if nb.stem in needing:
+            maker = needing[nb.stem]
+            assert f"run nbs/{maker}.ipynb in Colab first" in out and f'{maker}_quick.pt' in out, f"{nb.name}: {out!r}"
+            assert f"needs lesson {maker.split('_')[0]}'s model" in out, f"{nb.name} must name lesson {maker.split('_')[0]}: {out!r}"
         else: assert out == '', f"{nb.name}: {out!r}"
     (tmp_path/'checkpoints').mkdir(); (tmp_path/'checkpoints'/'10_karras_quick.pt').touch()
     exec(_first_cell('11_samplers'), {})

@@ -49,7 +49,7 @@ def colab_cell(name:str) -> str:
                              "    from miniai.core import data_dir, run_mode"]
         stem, ext = file.rsplit('MODE', 1)
         lines += [f"    need = data_dir('checkpoints', f'{stem}{{run_mode()}}{ext}', create=False)",
-                  f"    if not need.exists(): print(f\"This lesson needs lesson {maker[:2]}'s model, {{need}}: Colab gives each notebook its own machine, "
+                  f"    if not need.exists(): print(f\"This lesson needs lesson {maker.split('_')[0]}'s model, {{need}}: Colab gives each notebook its own machine, "
                   f"so run nbs/{maker}.ipynb in Colab first, then upload the file it saves there, data/checkpoints/{{need.name}}, to {{need.parent}} here.\")"]
     return '\n'.join(lines)
 
