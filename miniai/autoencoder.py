@@ -11,11 +11,13 @@ from pathlib import Path
 from .core import random_tensor, check_generator, data_dir, run_mode
 from .unet import _norm, zero_init, Downsample, Upsample
 from .checkpoint import register_model
+from .resnet import WeightsNotFoundError, package_weights_path
 
 # %% auto #0
-__all__ = ['gan_d_loss', 'gan_g_loss', 'DiagonalGaussian', 'ConvResBlock', 'Encoder', 'Decoder', 'Autoencoder',
+__all__ = ['AE_WEIGHTS', 'gan_d_loss', 'gan_g_loss', 'DiagonalGaussian', 'ConvResBlock', 'Encoder', 'Decoder', 'Autoencoder',
            'PatchDiscriminator', 'ClassifierPerceptual', 'AELossWeights', 'autoencoder_loss', 'AutoencoderTrainer',
-           'encode_latents', 'decode_latents', 'latent_scale', 'autoencoder_path', 'psnr', 'reconstruct']
+           'encode_latents', 'decode_latents', 'latent_scale', 'autoencoder_path', 'find_autoencoder', 'psnr',
+           'reconstruct']
 
 # %% ../nbs/17a_autoencoder.ipynb #b79382e3
 def gan_d_loss(real_logits:torch.Tensor, fake_logits:torch.Tensor, kind:str='nonsaturating') -> torch.Tensor:
@@ -230,9 +232,21 @@ def latent_scale(ae:Autoencoder, images:torch.Tensor, batch_size:int=256, genera
     if z.numel() < 2: raise ValueError("latent_scale needs at least two latent values to measure a spread")
     return 1 / z.std().item(), z.transpose(0, 1).flatten(1).std(1)
 
+AE_WEIGHTS = 'tiny_imagenet_autoencoder.pt'   # the package's copy, from lesson 17a's published cpu-mode run
+
 def autoencoder_path(mode:str|None=None) -> Path:
     "Where lesson 17a saves the autoencoder that lesson 17 diffuses in, for `mode` (default: the current run mode)."
     return data_dir('checkpoints', f'17a_autoencoder_{mode or run_mode()}.pt')
+
+def find_autoencoder(mode:str|None=None) -> Path:
+    "The autoencoder file lesson 17 loads: this machine's own, from lesson 17a in `mode` (default: the current run mode), else the copy shipped in the package."
+    own, shipped = autoencoder_path(mode), package_weights_path(AE_WEIGHTS)
+    if own.is_file(): return own
+    if shipped.is_file(): return shipped
+    mode = mode or run_mode()
+    raise WeightsNotFoundError(f"no autoencoder for lesson 17: this machine has none from lesson 17a at {own}, and the package's copy is missing from {shipped}. "
+                               f"Run lesson 17a in {mode} mode (MINIAI_MODE={mode} bash scripts/lesson.sh 17a, or open nbs/17a_autoencoder.ipynb and run it), "
+                               "or reinstall miniai, which ships the autoencoder of lesson 17a's published cpu-mode run")
 
 # %% ../nbs/17a_autoencoder.ipynb #59b87d8e
 def psnr(x:torch.Tensor, y:torch.Tensor, data_range:float=2.) -> torch.Tensor:

@@ -42,12 +42,15 @@ PY
 # lesson 04's decision for this device (the training precision of diffusion_learner; compile is decided per run length and printed by the lessons)
 precision=$(.venv/bin/python -c "from miniai.accel import precision_for; print(precision_for().name)")
 run_one() {   # run_one NAME: execute nbs/NAME.ipynb into data/runs/, first running any lesson whose model it needs and lacks
-  local name=$1 need file maker
+  local name=$1 need file maker shipped
   for need in $NEEDS; do
-    IFS=: read -r for_lesson file maker <<< "$need"
+    IFS=: read -r for_lesson file maker shipped <<< "$need"
     file=$ckpt_dir/${file/MODE/$mode}
+    if [ -n "$shipped" ]; then shipped=miniai/weights/$shipped; [ -f "$shipped" ] || shipped=; fi   # the package's copy, if it has one
     if [ $needs_only = 1 ] && [ "$for_lesson" = "$name" ]; then
-      echo "$name needs $file: $([ -f "$file" ] && echo present || echo "missing, lesson $maker makes it")"
+      echo "$name needs $file: $([ -f "$file" ] && echo present || echo "missing, lesson $maker makes it${shipped:+; until then it uses the package's copy, $shipped}")"
+    elif [ "$for_lesson" = "$name" ] && [ ! -f "$file" ] && [ -n "$shipped" ]; then
+      echo "== $name: no $file here, so it uses the package's copy, $shipped (lesson $maker's published cpu-mode run; run lesson $maker for your own)"
     elif [ "$for_lesson" = "$name" ] && [ ! -f "$file" ]; then
       echo "== $name needs $file, which lesson $maker makes: running $maker first ($mode mode)"
       run_one "$maker"

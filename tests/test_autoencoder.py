@@ -2,7 +2,7 @@
 import math
 import pytest, torch
 from miniai.autoencoder import (DiagonalGaussian, Autoencoder, PatchDiscriminator, AELossWeights, AutoencoderTrainer, autoencoder_loss,
-                                gan_d_loss, gan_g_loss, latent_scale, encode_latents, decode_latents, autoencoder_path)
+                                gan_d_loss, gan_g_loss, latent_scale, encode_latents, decode_latents, autoencoder_path, find_autoencoder)
 from miniai.checkpoint import save_model, load_model
 
 def test_kl_matches_closed_form_and_torch_distributions():
@@ -115,3 +115,18 @@ def test_latents_round_trip_through_scale_and_a_saved_file(tmp_path, monkeypatch
     back = load_model(path, expect=Autoencoder)
     assert back.meta['latent_scale'] == 0.5
     torch.testing.assert_close(decode_latents(back, z, 0.5), want)
+
+def test_lesson_17_finds_its_own_autoencoder_else_the_package_copy(tmp_path, monkeypatch):
+    "find_autoencoder gives this machine's file for the run mode when there is one, else the package's copy; with neither, an error naming lesson 17a's command and the reinstall."
+    import miniai.autoencoder as mae
+    from miniai.resnet import WeightsNotFoundError
+    monkeypatch.setenv('MINIAI_DATA', str(tmp_path/'data')); monkeypatch.setenv('MINIAI_MODE', 'quick')
+    monkeypatch.setattr(mae, 'package_weights_path', lambda name: tmp_path/'package'/'weights'/name)
+    with pytest.raises(WeightsNotFoundError) as e: find_autoencoder()
+    assert 'MINIAI_MODE=quick bash scripts/lesson.sh 17a' in str(e.value) and 'reinstall miniai' in str(e.value), str(e.value)
+    ae = Autoencoder(z_channels=4, factor=4, width=8, max_mult=1)
+    shipped = save_model(ae, tmp_path/'package'/'weights'/mae.AE_WEIGHTS, expect=Autoencoder, mode='cpu')
+    assert find_autoencoder() == shipped
+    own = save_model(ae, autoencoder_path(), expect=Autoencoder, mode='quick')
+    assert find_autoencoder() == own == tmp_path/'data'/'checkpoints'/'17a_autoencoder_quick.pt'
+    assert find_autoencoder('cpu') == shipped, "another mode's file is not this mode's"

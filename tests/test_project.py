@@ -94,7 +94,7 @@ def test_packaging_prints_no_warnings(tmp_path):
 def test_installed_package_ships_its_weights(tmp_path):
     "`pip install .` (a wheel, no dev extras) installs every file of miniai/weights/, and the classifiers load from the installed copy."
     weights = sorted(p.name for p in (ROOT/'miniai'/'weights').glob('*.pt'))
-    assert 'fmnist_resnet.pt' in weights, weights
+    assert {'fmnist_resnet.pt', 'tiny_imagenet_autoencoder.pt'} <= set(weights), weights
     src = _package_source(tmp_path)
     subprocess.run(PIP_WHEEL + ['-q', '-w', str(tmp_path/'dist'), str(src)], check=True, capture_output=True)
     wheel, = (tmp_path/'dist').glob(f"{_settings()['lib_name'].replace('-', '_')}-*.whl")
@@ -105,10 +105,37 @@ def test_installed_package_ships_its_weights(tmp_path):
             "from miniai.resnet import fmnist_classifier; fmnist_classifier(device='cpu')\n"
             "from miniai.tiny_imagenet import tiny_imagenet_classifier, TINY_WEIGHTS\n"
             "if TINY_WEIGHTS in sys.argv[2:]: assert tiny_imagenet_classifier(device='cpu').n_in == 3\n"
+            "from miniai.autoencoder import Autoencoder, find_autoencoder\n"
+            "from miniai.checkpoint import load_model\n"
+            "path = find_autoencoder()   # no file of lesson 17a's under MINIAI_DATA: the installed package's copy\n"
+            "assert path.is_relative_to(sys.argv[1]), path\n"
+            "assert load_model(path, expect=Autoencoder).meta['mode'] == 'cpu'\n"
             "print('ok')")
-    env = {**os.environ, 'PYTHONPATH': str(tmp_path/'site')}
+    env = {**os.environ, 'PYTHONPATH': str(tmp_path/'site'), 'MINIAI_DATA': str(tmp_path/'data')}
     out = subprocess.run([sys.executable, '-c', code, str(tmp_path/'site'), *weights], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert out.stdout.strip() == 'ok', out.stderr[-2000:]
+
+def _stdout(name:str) -> str:
+    "The printed outputs of a published lesson, every cell's."
+    nb = json.loads((ROOT/'nbs'/f'{name}.ipynb').read_text())
+    return ''.join(''.join(o.get('text', '')) for c in nb['cells'] if c['cell_type'] == 'code' for o in c.get('outputs', []) if o.get('output_type') == 'stream')
+
+def test_package_autoencoder_is_the_one_lesson_17a_published():
+    "The autoencoder in miniai/weights loads (its checksum checked) and is the model lesson 17a's published cpu-mode run saved: the same arm, steps, latent scale and scores as that run printed."
+    sys.path.insert(0, str(ROOT))
+    from miniai.autoencoder import Autoencoder, AE_WEIGHTS
+    from miniai.checkpoint import load_model
+    from miniai.resnet import package_weights_path
+    m = load_model(package_weights_path(AE_WEIGHTS), expect=Autoencoder).meta
+    nb = json.loads((ROOT/'nbs'/'17a_autoencoder.ipynb').read_text())
+    assert nb['metadata']['miniai_run']['mode'] == m['mode'] == 'cpu', (nb['metadata'].get('miniai_run'), m['mode'])
+    out = _stdout('17a_autoencoder')
+    saved = re.search(r"saved the '(.+?)' autoencoder to \S+: latent scale (\d+\.\d{4})", out)
+    assert saved, "lesson 17a's published outputs do not say which autoencoder they saved"
+    assert (m['arm'], f"{m['latent_scale']:.4f}") == saved.groups(), \
+        f"the package's autoencoder ({m['arm']!r}, latent scale {m['latent_scale']:.4f}) is not the one lesson 17a's published run saved {saved.groups()}: republish 17a with MINIAI_SHIP_WEIGHTS=1"
+    rfid = re.search(rf"{re.escape(m['arm'])}\s+{m['steps']}\s+(\d+\.\d+)\s+(\d+\.\d+)", out)
+    assert rfid and abs(float(rfid[1]) - m['rFID']) < 0.01 and abs(float(rfid[2]) - m['PSNR']) < 0.01, (rfid and rfid.groups(), m)
 
 def test_colab_cells_are_written_from_settings(tmp_path):
     "Every lesson's first cell is what tools/colab.py writes from settings.ini; a cell edited by hand is caught."
@@ -136,7 +163,9 @@ def test_colab_cell_installs_from_the_repository(tmp_path, monkeypatch, capsys):
     assert calls == [] and capsys.readouterr().out == '', "outside Colab the first cell must do nothing"
     monkeypatch.setitem(sys.modules, 'google.colab', types.ModuleType('google.colab'))
     needing = {'11_samplers': '10_karras', '13_consistency': '10_karras', '17_latent_dit': '17a_autoencoder'}   # scripts/lessons.sh NEEDS
-    assert {nb.stem: maker for nb in lessons() for _, maker in needs(nb.stem)} == needing
+    assert {nb.stem: maker for nb in lessons() for _, maker, _ in needs(nb.stem)} == needing
+    shipping = {nb.stem: shipped for nb in lessons() for _, _, shipped in needs(nb.stem) if shipped}
+    assert shipping == {'17_latent_dit': 'tiny_imagenet_autoencoder.pt'} and (ROOT/'miniai'/'weights'/shipping['17_latent_dit']).is_file()
     for nb in lessons():
         calls.clear()
         exec(_first_cell(nb.stem), {})
@@ -145,7 +174,9 @@ def test_colab_cell_installs_from_the_repository(tmp_path, monkeypatch, capsys):
         if nb.stem in needing:
             maker = needing[nb.stem]
             assert f"run nbs/{maker}.ipynb in Colab first" in out and f'{maker}_quick.pt' in out, f"{nb.name}: {out!r}"
-            assert f"needs lesson {maker.split('_')[0]}'s model" in out, f"{nb.name} must name lesson {maker.split('_')[0]}: {out!r}"
+            verb = 'uses' if nb.stem in shipping else 'needs'
+            assert f"{verb} lesson {maker.split('_')[0]}'s model" in out, f"{nb.name} must name lesson {maker.split('_')[0]}: {out!r}"
+            if nb.stem in shipping: assert f"loads the copy that ships with miniai, miniai/weights/{shipping[nb.stem]}" in out, out
         else: assert out == '', f"{nb.name}: {out!r}"
     (tmp_path/'checkpoints').mkdir(); (tmp_path/'checkpoints'/'10_karras_quick.pt').touch()
     exec(_first_cell('11_samplers'), {})

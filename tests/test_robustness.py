@@ -179,3 +179,7 @@ def test_lesson_script_looks_for_checkpoints_under_miniai_data(tmp_path):
     out = subprocess.run(['bash', 'scripts/lesson.sh', '11', '--needs'], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert f"11_samplers needs {tmp_path/'checkpoints'/'10_karras_cpu.pt'}: present" in out.stdout, out.stdout
+    out = subprocess.run(['bash', 'scripts/lesson.sh', '17', '--needs'], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert (f"17_latent_dit needs {tmp_path/'checkpoints'/'17a_autoencoder_cpu.pt'}: missing, lesson 17a_autoencoder makes it; "
+            "until then it uses the package's copy, miniai/weights/tiny_imagenet_autoencoder.pt") in out.stdout, out.stdout

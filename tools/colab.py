@@ -32,9 +32,10 @@ def install_spec() -> str:
     cfg = settings()
     return f"{cfg['lib_name']} @ git+{cfg['git_url']}"
 
-def needs(name:str) -> list[tuple[str, str]]:
-    "(checkpoint file with MODE for the run mode, lesson that makes it) for each earlier model lesson `name` needs."
-    return [(file, maker) for entry in lessons_var('NEEDS') for lesson, file, maker in [entry.split(':')] if lesson == name]
+def needs(name:str) -> list[tuple[str, str, str]]:
+    "(checkpoint file with MODE for the run mode, lesson that makes it, the package's copy under miniai/weights or '') for each earlier model lesson `name` needs."
+    return [(file, maker, shipped[0] if shipped else '') for entry in lessons_var('NEEDS')
+            for lesson, file, maker, *shipped in [entry.split(':')] if lesson == name]
 
 def colab_cell(name:str) -> str:
     "The source of lesson `name`'s first cell."
@@ -44,13 +45,18 @@ def colab_cell(name:str) -> str:
              "import os, sys, subprocess",
              "if 'google.colab' in sys.modules:",
              f"    subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', os.environ.get({INSTALL_VAR!r}, {install_spec()!r})], check=True)"]
-    for i, (file, maker) in enumerate(needs(name)):
+    for i, (file, maker, shipped) in enumerate(needs(name)):
         if i == 0: lines += ["    import importlib; importlib.invalidate_caches()   # see the package pip just installed",
                              "    from miniai.core import data_dir, run_mode"]
         stem, ext = file.rsplit('MODE', 1)
+        lesson = maker.split('_')[0]
         lines += [f"    need = data_dir('checkpoints', f'{stem}{{run_mode()}}{ext}', create=False)",
-                  f"    if not need.exists(): print(f\"This lesson needs lesson {maker.split('_')[0]}'s model, {{need}}: Colab gives each notebook its own machine, "
-                  f"so run nbs/{maker}.ipynb in Colab first, then upload the file it saves there, data/checkpoints/{{need.name}}, to {{need.parent}} here.\")"]
+                  f"    if not need.exists(): print(f\"This lesson needs lesson {lesson}'s model, {{need}}: Colab gives each notebook its own machine, "
+                  f"so run nbs/{maker}.ipynb in Colab first, then upload the file it saves there, data/checkpoints/{{need.name}}, to {{need.parent}} here.\")"
+                  if not shipped else
+                  f"    if not need.exists(): print(f\"This lesson uses lesson {lesson}'s model, {{need}}, which is not here (Colab gives each notebook its own machine), "
+                  f"so it loads the copy that ships with miniai, miniai/weights/{shipped}, from lesson {lesson}'s published cpu-mode run. For your own, "
+                  f"run nbs/{maker}.ipynb in Colab first, then upload the file it saves there, data/checkpoints/{{need.name}}, to {{need.parent}} here.\")"]
     return '\n'.join(lines)
 
 def lessons(nbs:Path=ROOT/'nbs') -> list[Path]: return sorted(Path(nbs).glob('[0-9]*.ipynb'))
