@@ -47,8 +47,9 @@ run_one() {   # run_one NAME: execute nbs/NAME.ipynb into data/runs/, first runn
     IFS=: read -r for_lesson file maker shipped <<< "$need"
     file=$ckpt_dir/${file/MODE/$mode}
     if [ -n "$shipped" ]; then shipped=miniai/weights/$shipped; [ -f "$shipped" ] || shipped=; fi   # the package's copy, if it has one
+    local until=""; [ -n "$shipped" ] && until="; until then it uses the package's copy, $shipped"
     if [ $needs_only = 1 ] && [ "$for_lesson" = "$name" ]; then
-      echo "$name needs $file: $([ -f "$file" ] && echo present || echo "missing, lesson $maker makes it${shipped:+; until then it uses the package's copy, $shipped}")"
+      echo "$name needs $file: $([ -f "$file" ] && echo present || echo "missing, lesson $maker makes it$until")"
     elif [ "$for_lesson" = "$name" ] && [ ! -f "$file" ] && [ -n "$shipped" ]; then
       echo "== $name: no $file here, so it uses the package's copy, $shipped (lesson $maker's published cpu-mode run; run lesson $maker for your own)"
     elif [ "$for_lesson" = "$name" ] && [ ! -f "$file" ]; then
