@@ -101,6 +101,25 @@ def _networks(model, depth:int=3) -> list[nn.Module]:
     inner += [c.cell_contents for c in (getattr(model, '__closure__', None) or ()) if c.cell_contents is not model]
     return [m for o in inner for m in _networks(o, depth - 1)]
 
+def _call_forward(module:nn.Module, *args, **kwargs):
+    "`module`'s own forward, with the module as an argument: compiled once, the code serves every module of the same class and shapes."
+    return type(module).forward(module, *args, **kwargs)
+
+_compiled_forward = None
+
+def _compile_forwards(nets:list[nn.Module]) -> list:
+    "Point each network's `forward` at one shared compiled `_call_forward` (one graph per class and input shape); returns what to restore."
+    global _compiled_forward
+    if _compiled_forward is None: _compiled_forward = torch.compile(_call_forward, dynamic=False)
+    saved = [m.__dict__.get('forward') for m in nets]
+    for m in nets: m.forward = partial(_compiled_forward, m)
+    return saved
+
+def _restore_forwards(nets:list[nn.Module], saved:list):
+    for m, f in zip(nets, saved):
+        if f is None: m.__dict__.pop('forward', None)
+        else: m.forward = f
+
 class _GlobalRNGWatch:
     "Whether the global generators (CPU, and the current CUDA device's if CUDA is in use) were drawn from inside the block."
     def _state(self):
@@ -110,8 +129,8 @@ class _GlobalRNGWatch:
 
 @torch.no_grad()
 def generate(sampler, model, n:int, schedule, shape=(1, 32, 32), batch_size:int=256, generator:torch.Generator|None=None, device=None,
-             extra_args:dict|None=None, autocast:bool|torch.dtype=False, clamp:bool=False, **sampler_kwargs) -> torch.Tensor:
-    "`n` samples of `shape` by `sampler(model, x, schedule, extra_args=..., generator=..., **sampler_kwargs)` in batches, from N(0, I) noise scaled as the sampler starts (`init_noise`); with `generator`, each item draws from its own generator seeded from it, so the batch size does not change the samples; float32 on the CPU, clamped to [-1, 1] if `clamp`. `autocast`: the network's dtype (lesson 04's `precision_for(device).dtype`; True means bf16, False or float32 none)."
+             extra_args:dict|None=None, autocast:bool|torch.dtype=False, clamp:bool=False, compile:bool=False, **sampler_kwargs) -> torch.Tensor:
+    "`n` samples of `shape` by `sampler(model, x, schedule, extra_args=..., generator=..., **sampler_kwargs)` in batches, from N(0, I) noise scaled as the sampler starts (`init_noise`); with `generator`, each item draws from its own generator seeded from it, so the batch size does not change the samples; float32 on the CPU, clamped to [-1, 1] if `clamp`. `autocast`: the network's dtype (lesson 04's `precision_for(device).dtype`; True means bf16, False or float32 none). `compile`: run each network through one shared `torch.compile`d call (lesson 04's `precision_for(...).compile`), restored after."
     if not (isinstance(n, int) and n >= 1 and isinstance(batch_size, int) and batch_size >= 1):
         raise ValueError(f"n and batch_size must be positive whole numbers, got n={n!r}, batch_size={batch_size!r}")
     check_generator(generator)
@@ -125,6 +144,7 @@ def generate(sampler, model, n:int, schedule, shape=(1, 32, 32), batch_size:int=
     item_gens = ItemGenerators.from_generator(n, generator) if generator is not None else None
     was_training = [m.training for m in nets]
     for m in nets: m.eval()   # dropout off, whether the model is a network or holds one (a denoiser around a UNet)
+    saved = _compile_forwards(nets) if compile else None
     try:
         out = []
         for i in progress(range(0, n, batch_size), desc=f'sampling {n:,} images', leave=False):
@@ -140,6 +160,7 @@ def generate(sampler, model, n:int, schedule, shape=(1, 32, 32), batch_size:int=
         return x.clamp(-1, 1) if clamp else x
     finally:
         for m, t in zip(nets, was_training): m.train(t)
+        if compile: _restore_forwards(nets, saved)
 
 # %% ../nbs/06b_sampling.ipynb #bbc88760
 DATA_RANGE = (-1., 1.)   # pixels of every image data set in the course, after lesson 01's conversion

@@ -134,3 +134,25 @@ def test_consistency_times_refuse_a_zero_sigma_data():
     "consistency_times(sd=0) divided by zero; now it names the two numbers it needs."
     for sd, smax in ((0., 80.), (-1., 80.), (0.5, float('inf'))):
         with pytest.raises(ValueError, match='sigma_data and sigma_max must be positive'): S.consistency_times(2, sd, smax)
+
+def test_compiled_sampling_matches_eager_and_shares_one_compile():
+    "generate(compile=True): the same samples as eager, forward restored after, and a second network of the same class compiles no new graph."
+    from torch._dynamo.utils import counters
+    from miniai.unet import UNet
+    def net(seed):
+        torch.manual_seed(seed); m = UNet(nfs=(8, 16), n_layers=1, img_size=8, norm_groups=4)
+        with torch.no_grad():
+            for p in m.parameters(): p.normal_(0, 0.2)   # the UNet starts with a zero output layer: random weights make the samples differ
+        return m
+    sigmas = S.sigmas_karras(3, 0.01, 10., device='cpu')
+    kw = dict(n=6, schedule=sigmas, shape=(1, 8, 8), batch_size=6)
+    a, b = net(0), net(1)
+    eager = [S.generate(S.sample_euler, m, **kw, generator=torch.Generator().manual_seed(0)) for m in (a, b)]
+    graphs = counters['stats']['unique_graphs']
+    compiled_b = S.generate(S.sample_euler, b, **kw, generator=torch.Generator().manual_seed(0), compile=True)
+    assert torch.allclose(compiled_b, eager[1], atol=1e-5), (compiled_b - eager[1]).abs().max()
+    compiled_a = S.generate(S.sample_euler, a, **kw, generator=torch.Generator().manual_seed(0), compile=True)
+    assert torch.allclose(compiled_a, eager[0], atol=1e-5), (compiled_a - eager[0]).abs().max()
+    assert not torch.allclose(compiled_a, compiled_b)   # each network's own weights were used
+    assert counters['stats']['unique_graphs'] - graphs == 1, 'the second network of the same class must reuse the compiled code'
+    assert 'forward' not in vars(a) and 'forward' not in vars(b)   # eager again after sampling
