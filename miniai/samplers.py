@@ -107,18 +107,14 @@ def _call_forward(module:nn.Module, *args, **kwargs):
 
 _compiled_forward = None
 
-def _compile_forwards(nets:list[nn.Module]) -> list:
-    "Point each network's `forward` at one shared compiled `_call_forward` (one graph per class and input shape); returns what to restore."
+def _compile_forwards(nets:list[nn.Module]):
+    "Point each network's `forward` at one shared compiled `_call_forward` (one graph per class and input shape); `_restore_forwards` undoes it."
     global _compiled_forward
     if _compiled_forward is None: _compiled_forward = torch.compile(_call_forward, dynamic=False)
-    saved = [m.__dict__.get('forward') for m in nets]
     for m in nets: m.forward = partial(_compiled_forward, m)
-    return saved
 
-def _restore_forwards(nets:list[nn.Module], saved:list):
-    for m, f in zip(nets, saved):
-        if f is None: m.__dict__.pop('forward', None)
-        else: m.forward = f
+def _restore_forwards(nets:list[nn.Module]):
+    for m in nets: m.__dict__.pop('forward', None)
 
 class _GlobalRNGWatch:
     "Whether the global generators (CPU, and the current CUDA device's if CUDA is in use) were drawn from inside the block."
@@ -142,9 +138,12 @@ def generate(sampler, model, n:int, schedule, shape=(1, 32, 32), batch_size:int=
     device, extra_args = torch.device(device), extra_args or {}
     dtype = autocast if isinstance(autocast, torch.dtype) else torch.bfloat16 if autocast else torch.float32
     item_gens = ItemGenerators.from_generator(n, generator) if generator is not None else None
+    if compile and any('forward' in vars(m) for m in nets):
+        raise ValueError("compile=True compiles each network's class forward, but one of these networks has its own `forward` set on the instance: "
+                         "sample it with compile=False, or make that forward a method of its class")
     was_training = [m.training for m in nets]
     for m in nets: m.eval()   # dropout off, whether the model is a network or holds one (a denoiser around a UNet)
-    saved = _compile_forwards(nets) if compile else None
+    if compile: _compile_forwards(nets)
     try:
         out = []
         for i in progress(range(0, n, batch_size), desc=f'sampling {n:,} images', leave=False):
@@ -160,7 +159,7 @@ def generate(sampler, model, n:int, schedule, shape=(1, 32, 32), batch_size:int=
         return x.clamp(-1, 1) if clamp else x
     finally:
         for m, t in zip(nets, was_training): m.train(t)
-        if compile: _restore_forwards(nets, saved)
+        if compile: _restore_forwards(nets)
 
 # %% ../nbs/06b_sampling.ipynb #bbc88760
 DATA_RANGE = (-1., 1.)   # pixels of every image data set in the course, after lesson 01's conversion

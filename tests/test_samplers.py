@@ -156,3 +156,6 @@ def test_compiled_sampling_matches_eager_and_shares_one_compile():
     assert not torch.allclose(compiled_a, compiled_b)   # each network's own weights were used
     assert counters['stats']['unique_graphs'] - graphs == 1, 'the second network of the same class must reuse the compiled code'
     assert 'forward' not in vars(a) and 'forward' not in vars(b)   # eager again after sampling
+    a.train(); a.forward = lambda x, t: x
+    with pytest.raises(ValueError, match='own `forward`'): S.generate(S.sample_euler, a, **kw, compile=True)
+    assert a.training   # refused before anything changed
