@@ -107,6 +107,14 @@ def _call_forward(module:nn.Module, *args, **kwargs):
 
 _compiled_forward = None
 
+def _unwrapped(m:nn.Module) -> nn.Module:
+    "The network inside wrappers: while all of `m`'s parameters belong to one child (a denoiser, a clip or a method around a UNet), that child."
+    while not any(True for _ in m.parameters(recurse=False)):
+        kids = [c for c in m.children() if any(True for _ in c.parameters())]
+        if len(kids) != 1: break
+        m = kids[0]
+    return m
+
 def _compile_forwards(nets:list[nn.Module]):
     "Point each network's `forward` at one shared compiled `_call_forward` (one graph per class and input shape); `_restore_forwards` undoes it."
     global _compiled_forward
@@ -126,7 +134,7 @@ class _GlobalRNGWatch:
 @torch.no_grad()
 def generate(sampler, model, n:int, schedule, shape=(1, 32, 32), batch_size:int=256, generator:torch.Generator|None=None, device=None,
              extra_args:dict|None=None, autocast:bool|torch.dtype=False, clamp:bool=False, compile:bool=False, **sampler_kwargs) -> torch.Tensor:
-    "`n` samples of `shape` by `sampler(model, x, schedule, extra_args=..., generator=..., **sampler_kwargs)` in batches, from N(0, I) noise scaled as the sampler starts (`init_noise`); with `generator`, each item draws from its own generator seeded from it, so the batch size does not change the samples; float32 on the CPU, clamped to [-1, 1] if `clamp`. `autocast`: the network's dtype (lesson 04's `precision_for(device).dtype`; True means bf16, False or float32 none). `compile`: run each network through one shared `torch.compile`d call (lesson 04's `precision_for(...).compile`), restored after."
+    "`n` samples of `shape` by `sampler(model, x, schedule, extra_args=..., generator=..., **sampler_kwargs)` in batches, from N(0, I) noise scaled as the sampler starts (`init_noise`); with `generator`, each item draws from its own generator seeded from it, so the batch size does not change the samples; float32 on the CPU, clamped to [-1, 1] if `clamp`. `autocast`: the network's dtype (lesson 04's `precision_for(device).dtype`; True means bf16, False or float32 none). `compile`: run each network, inside whatever wraps it, through one shared `torch.compile`d call (lesson 04's `precision_for(...).compile`), restored after."
     if not (isinstance(n, int) and n >= 1 and isinstance(batch_size, int) and batch_size >= 1):
         raise ValueError(f"n and batch_size must be positive whole numbers, got n={n!r}, batch_size={batch_size!r}")
     check_generator(generator)
@@ -138,12 +146,13 @@ def generate(sampler, model, n:int, schedule, shape=(1, 32, 32), batch_size:int=
     device, extra_args = torch.device(device), extra_args or {}
     dtype = autocast if isinstance(autocast, torch.dtype) else torch.bfloat16 if autocast else torch.float32
     item_gens = ItemGenerators.from_generator(n, generator) if generator is not None else None
-    if compile and any('forward' in vars(m) for m in nets):
+    compiled = [_unwrapped(m) for m in nets] if compile else []
+    if any('forward' in vars(m) for m in compiled):
         raise ValueError("compile=True compiles each network's class forward, but one of these networks has its own `forward` set on the instance: "
                          "sample it with compile=False, or make that forward a method of its class")
     was_training = [m.training for m in nets]
     for m in nets: m.eval()   # dropout off, whether the model is a network or holds one (a denoiser around a UNet)
-    if compile: _compile_forwards(nets)
+    _compile_forwards(compiled)
     try:
         out = []
         for i in progress(range(0, n, batch_size), desc=f'sampling {n:,} images', leave=False):
@@ -159,7 +168,7 @@ def generate(sampler, model, n:int, schedule, shape=(1, 32, 32), batch_size:int=
         return x.clamp(-1, 1) if clamp else x
     finally:
         for m, t in zip(nets, was_training): m.train(t)
-        if compile: _restore_forwards(nets)
+        _restore_forwards(compiled)
 
 # %% ../nbs/06b_sampling.ipynb #bbc88760
 DATA_RANGE = (-1., 1.)   # pixels of every image data set in the course, after lesson 01's conversion

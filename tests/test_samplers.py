@@ -135,15 +135,18 @@ def test_consistency_times_refuse_a_zero_sigma_data():
     for sd, smax in ((0., 80.), (-1., 80.), (0.5, float('inf'))):
         with pytest.raises(ValueError, match='sigma_data and sigma_max must be positive'): S.consistency_times(2, sd, smax)
 
+def random_unet(seed):
+    "A small UNet with random weights (it starts with a zero output layer, which would make every network's samples the same)."
+    from miniai.unet import UNet
+    torch.manual_seed(seed); m = UNet(nfs=(8, 16), n_layers=1, img_size=8, norm_groups=4)
+    with torch.no_grad():
+        for p in m.parameters(): p.normal_(0, 0.2)
+    return m
+
 def test_compiled_sampling_matches_eager_and_shares_one_compile():
     "generate(compile=True): the same samples as eager, forward restored after, and a second network of the same class compiles no new graph."
     from torch._dynamo.utils import counters
-    from miniai.unet import UNet
-    def net(seed):
-        torch.manual_seed(seed); m = UNet(nfs=(8, 16), n_layers=1, img_size=8, norm_groups=4)
-        with torch.no_grad():
-            for p in m.parameters(): p.normal_(0, 0.2)   # the UNet starts with a zero output layer: random weights make the samples differ
-        return m
+    net = random_unet
     sigmas = S.sigmas_karras(3, 0.01, 10., device='cpu')
     kw = dict(n=6, schedule=sigmas, shape=(1, 8, 8), batch_size=6)
     a, b = net(0), net(1)
@@ -159,3 +162,21 @@ def test_compiled_sampling_matches_eager_and_shares_one_compile():
     a.train(); a.forward = lambda x, t: x
     with pytest.raises(ValueError, match='own `forward`'): S.generate(S.sample_euler, a, **kw, compile=True)
     assert a.training   # refused before anything changed
+
+def test_compile_reaches_through_wrappers_to_the_network():
+    "Two methods' models, each clipped and read as a denoiser around a UNet of one architecture: compile=True compiles the UNet once for both (the wrappers' settings differ, so compiling them cost a graph per method), with eager's samples."
+    from torch._dynamo.utils import counters
+    from miniai.ddpm import ddpm_method
+    from miniai.diffusion import method_denoiser
+    unets = [random_unet(i) for i in (2, 3)]
+    models = [S.clipped(method_denoiser(MethodModel(m, u))) for m, u in zip((ddpm_method(), edm_method(0.5)), unets)]
+    assert [S._unwrapped(m) for m in models] == unets and S._unwrapped(unets[0]) is unets[0]
+    sigmas = S.sigmas_karras(3, 0.01, 10., device='cpu')
+    kw = dict(n=5, schedule=sigmas, shape=(1, 8, 8), batch_size=5)
+    eager = [S.generate(S.sample_dpmpp_2m, m, **kw, generator=torch.Generator().manual_seed(0)) for m in models]
+    graphs = counters['stats']['unique_graphs']
+    for m, e in zip(models, eager):
+        c = S.generate(S.sample_dpmpp_2m, m, **kw, generator=torch.Generator().manual_seed(0), compile=True)
+        assert torch.allclose(c, e, atol=1e-5), (c - e).abs().max()
+    assert counters['stats']['unique_graphs'] - graphs == 1, 'one graph for the UNet, shared by both methods'
+    assert not any('forward' in vars(u) for u in unets)
