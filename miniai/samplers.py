@@ -152,7 +152,7 @@ def generate(sampler, model, n:int, schedule, shape=(1, 32, 32), batch_size:int=
                          "sample it with compile=False, or make that forward a method of its class")
     was_training = [m.training for m in nets]
     for m in nets: m.eval()   # dropout off, whether the model is a network or holds one (a denoiser around a UNet)
-    _compile_forwards(compiled)
+    if compiled: _compile_forwards(compiled)
     try:
         out = []
         for i in progress(range(0, n, batch_size), desc=f'sampling {n:,} images', leave=False):
@@ -168,7 +168,7 @@ def generate(sampler, model, n:int, schedule, shape=(1, 32, 32), batch_size:int=
         return x.clamp(-1, 1) if clamp else x
     finally:
         for m, t in zip(nets, was_training): m.train(t)
-        _restore_forwards(compiled)
+        if compiled: _restore_forwards(compiled)
 
 # %% ../nbs/06b_sampling.ipynb #bbc88760
 DATA_RANGE = (-1., 1.)   # pixels of every image data set in the course, after lesson 01's conversion
