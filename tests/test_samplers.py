@@ -146,10 +146,9 @@ def random_unet(seed):
 def test_compiled_sampling_matches_eager_and_shares_one_compile():
     "generate(compile=True): the same samples as eager, forward restored after, and a second network of the same class compiles no new graph."
     from torch._dynamo.utils import counters
-    net = random_unet
     sigmas = S.sigmas_karras(3, 0.01, 10., device='cpu')
     kw = dict(n=6, schedule=sigmas, shape=(1, 8, 8), batch_size=6)
-    a, b = net(0), net(1)
+    a, b = random_unet(0), random_unet(1)
     eager = [S.generate(S.sample_euler, m, **kw, generator=torch.Generator().manual_seed(0)) for m in (a, b)]
     graphs = counters['stats']['unique_graphs']
     compiled_b = S.generate(S.sample_euler, b, **kw, generator=torch.Generator().manual_seed(0), compile=True)
@@ -164,7 +163,7 @@ def test_compiled_sampling_matches_eager_and_shares_one_compile():
     assert a.training   # refused before anything changed
 
 def test_compile_reaches_through_wrappers_to_the_network():
-    "Two methods' models, each clipped and read as a denoiser around a UNet of one architecture: compile=True compiles the UNet once for both (the wrappers' settings differ, so compiling them cost a graph per method), with eager's samples."
+    "Two methods' models, each clipped and read as a denoiser around a UNet of one architecture: compile=True compiles the UNet once for both (the wrappers' settings differ, so compiling them would cost a graph per method), with eager's samples."
     from torch._dynamo.utils import counters
     from miniai.ddpm import ddpm_method
     from miniai.diffusion import method_denoiser
